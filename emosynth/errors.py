@@ -1,0 +1,46 @@
+"""One exception tree for emosynth: every error a user can cause is an ``EmosynthError``.
+
+Messages say what was wrong and what is accepted, so the CLI can print them as they are.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "EmosynthError",
+    "AudioError",
+    "CorpusError",
+    "ModelError",
+    "ManifestError",
+    "MissingExtraError",
+]
+
+
+class EmosynthError(Exception):
+    """Base class of every error emosynth raises on purpose."""
+
+
+class AudioError(EmosynthError):
+    """An audio file or array that cannot be used (missing, not audio, empty, silent, corrupt)."""
+
+
+class CorpusError(EmosynthError):
+    """A training corpus folder that holds no usable, labelled clips."""
+
+
+class ModelError(EmosynthError):
+    """A model file that is missing, corrupt or of an incompatible version."""
+
+
+class ManifestError(EmosynthError):
+    """An evaluation manifest that cannot be read or names unknown emotions or files."""
+
+
+class MissingExtraError(EmosynthError):
+    """An optional dependency is not installed; the message names the extra that brings it."""
+
+    def __init__(self, what: str, extra: str) -> None:
+        super().__init__(
+            f"{what} needs an optional dependency that is not installed; "
+            f"install it with: pip install 'emosynth[{extra}]'"
+        )
+        self.extra = extra

