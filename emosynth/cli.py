@@ -1,0 +1,188 @@
+"""The ``emosynth`` command: a thin shell over the Python API.
+
+Each command parses its options, makes one API call and hands the result to a writer. Errors
+a user can cause (``EmosynthError``) are printed as one line, never as a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from importlib import resources
+from pathlib import Path
+
+import click
+
+from .emotions import CIRCUMPLEX, PRIMARY_EMOTIONS
+from .errors import EmosynthError
+
+__all__ = ["main", "cli"]
+
+
+def _sample_files() -> list[Path]:
+    folder = Path(str(resources.files("emosynth") / "data" / "samples"))
+    return sorted(p for p in folder.iterdir() if p.suffix in {".flac", ".wav"})
+
+
+def _show_progress() -> bool:
+    return sys.stderr.isatty()
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="emosynth")
+def cli() -> None:
+    """emosynth: emotional speech, judged by a speech-emotion recognizer trained on human speech.
+
+    \b
+    Commands:
+      score      read the emotion of recordings (probabilities, label, valence, arousal)
+      eval       measure a folder of (synthetic) speech against target emotions
+      train-ser  train the recognizer on a RAVDESS- or CREMA-D-layout corpus
+      emotions   list the emotion vocabulary
+    """
+
+
+@cli.command()
+@click.argument("files", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--reference", "-r", "references", multiple=True, type=click.Path(path_type=Path),
+              help="A neutral recording of the same speaker (repeat for several). Scores are then "
+                   "read relative to that speaker's neutral, which is more accurate.")
+@click.option("--weights", type=click.Path(path_type=Path), default=None,
+              help="Recognizer weights (.npz) from `emosynth train-ser`; default: the shipped ones.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (a list, one object per file).")
+def score(files: tuple[Path, ...], references: tuple[Path, ...], weights: Path | None, as_json: bool) -> None:
+    """Score the emotion of FILES (WAV, FLAC, MP3, OGG; any rate; mono or stereo).
+
+    With no FILES, scores the sample clips that ship with emosynth. A file that cannot be
+    scored is reported with its reason and the rest are still scored; the exit status is 1
+    if any file failed.
+    """
+    from tqdm import tqdm
+
+    from .recognizer import Recognizer
+    from .reporting import format_scores_table
+
+    paths = list(files) or _sample_files()
+    recognizer = Recognizer.load(weights)
+    reference = recognizer.reference_from_files(references) if references else None
+    outcomes = list(tqdm(recognizer.score_files(paths, reference=reference), total=len(paths),
+                         desc="scoring", unit="file", disable=len(paths) < 2 or not _show_progress()))
+    if as_json:
+        click.echo(json.dumps([_outcome_dict(o) for o in outcomes], indent=2))
+    else:
+        click.echo(format_scores_table(outcomes))
+    for o in outcomes:
+        if o.error:
+            click.echo(f"error: {o.error}", err=True)
+    if any(o.error for o in outcomes):
+        sys.exit(1)
+
+
+def _outcome_dict(outcome) -> dict:
+    row = {"file": str(outcome.path), "ok": outcome.error is None}
+    if outcome.error:
+        row["error"] = outcome.error
+    else:
+        row.update(outcome.scores.to_dict())
+    return row
+
+
+@cli.command("train-ser")
+@click.option("--data", "data_dir", required=True, type=click.Path(path_type=Path),
+              help="Folder of labelled clips in the RAVDESS or CREMA-D file layout.")
+@click.option("--out", "out_path", type=click.Path(path_type=Path), default=Path("ser_weights.npz"),
+              show_default=True, help="Where to write the weights (.npz).")
+@click.option("--folds", default=5, show_default=True, help="Speaker-independent cross-validation folds.")
+@click.option("--seed", default=0, show_default=True, help="Seed of the speaker-to-fold assignment.")
+@click.option("--workers", type=int, default=None, help="Feature-extraction processes (default: all cores).")
+@click.option("--no-cv", is_flag=True, help="Skip cross-validation; only fit the weights.")
+@click.option("--json", "as_json", is_flag=True, help="Print the training record as JSON.")
+def train_ser(data_dir: Path, out_path: Path, folds: int, seed: int, workers: int | None,
+              no_cv: bool, as_json: bool) -> None:
+    """Train the speech-emotion recognizer and report speaker-independent accuracy.
+
+    `emosynth train-ser --data ../shared/data/ravdess --out ser_ravdess.npz` reproduces the
+    shipped weights. Features are cached by file content under ~/.cache/emosynth.
+    """
+    from .recognizer.train import train_recognizer
+    from .reporting import format_training_record
+
+    result = train_recognizer(data_dir, n_folds=folds, seed=seed, workers=workers,
+                              cross_validation=not no_cv, progress=_show_progress())
+    result.weights.save(out_path)
+    if as_json:
+        click.echo(json.dumps(result.weights.info, indent=2))
+    else:
+        click.echo(format_training_record(result.weights.info))
+        click.echo(f"weights written to {out_path}")
+
+
+@cli.command()
+@click.argument("audio_dir", type=click.Path(path_type=Path))
+@click.option("--manifest", "-m", required=True, type=click.Path(path_type=Path),
+              help="CSV or JSONL: file, emotion, and optionally intensity, text, speaker, valence, arousal.")
+@click.option("--out", "out_path", type=click.Path(path_type=Path), default=Path("eval_report.json"),
+              show_default=True, help="Where to write the report as JSON; the confusion plot goes beside it.")
+@click.option("--asr/--no-asr", default=False, show_default=True,
+              help="Word error rate with offline Whisper tiny.en (extra: emosynth[asr]).")
+@click.option("--speaker/--no-speaker", "speaker_sim", default=False, show_default=True,
+              help="Speaker similarity of emotional to neutral clips (extra: emosynth[speaker]).")
+@click.option("--reference/--no-reference", "use_reference", default=True, show_default=True,
+              help="Read each speaker's clips relative to that speaker's neutral-target clips.")
+@click.option("--weights", type=click.Path(path_type=Path), default=None,
+              help="Recognizer weights (.npz); default: the shipped ones.")
+def eval(audio_dir: Path, manifest: Path, out_path: Path, asr: bool, speaker_sim: bool,
+         use_reference: bool, weights: Path | None) -> None:  # noqa: A001 - the command's name
+    """Measure the audio in AUDIO_DIR against the targets in a manifest.
+
+    Reports emotion accuracy (UA, WA, confusion matrix, also as a PNG), intensity
+    monotonicity, valence/arousal correlation, and optionally word error rate and speaker
+    similarity. Prints the report and writes it as JSON.
+    """
+    from .evaluation import evaluate, read_manifest, save_confusion_png
+    from .recognizer import Recognizer
+
+    rows = read_manifest(manifest, audio_dir)
+    report = evaluate(rows, recognizer=Recognizer.load(weights), with_asr=asr, with_speaker=speaker_sim,
+                      use_reference=use_reference, progress=_show_progress())
+    report.save_json(out_path)
+    plot_path = out_path.with_suffix(".confusion.png")
+    acc = report.accuracy
+    save_confusion_png(acc.confusion, acc.labels, plot_path, title=f"emotion confusion (UA {acc.ua:.2f})")
+    click.echo(report.format_text())
+    click.echo(f"report written to {out_path}; confusion plot to {plot_path}")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def emotions(as_json: bool) -> None:
+    """List the primary emotions and their valence-arousal positions (Russell & Mehrabian 1977)."""
+    rows = [{"emotion": e, "valence": CIRCUMPLEX[e].valence, "arousal": CIRCUMPLEX[e].arousal}
+            for e in PRIMARY_EMOTIONS]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    click.echo(f"{'emotion':<10} {'valence':>8} {'arousal':>8}")
+    for r in rows:
+        click.echo(f"{r['emotion']:<10} {r['valence']:>8.2f} {r['arousal']:>8.2f}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the CLI, turning emosynth errors into one-line messages."""
+    try:
+        cli.main(args=argv, prog_name="emosynth", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except EmosynthError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+
+
+if __name__ == "__main__":
+    main()

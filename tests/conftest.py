@@ -1,0 +1,17 @@
+"""Shared fixtures: where the human speech corpus is, and skipping cleanly where it is not."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+RAVDESS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ravdess"
+
+
+@pytest.fixture(scope="session")
+def ravdess() -> Path:
+    """The RAVDESS folder beside the checkout (../shared/data/ravdess), or a skip saying why."""
+    if not RAVDESS.is_dir():
+        pytest.skip(f"needs the RAVDESS corpus at {RAVDESS} (CI has it; a bare clone does not)")
+    return RAVDESS

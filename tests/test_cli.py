@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+SAMPLES = Path(__file__).resolve().parents[1] / "emosynth" / "data"
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "emosynth", *args], capture_output=True, text=True, timeout=300)
+
+
+def test_help_explains_every_command():
+    out = run("--help")
+    assert out.returncode == 0
+    for command in ("score", "eval", "train-ser", "emotions"):
+        assert command in out.stdout
+        sub = run(command, "--help")
+        assert sub.returncode == 0 and "Usage:" in sub.stdout and len(sub.stdout.splitlines()) > 5
+
+
+def test_score_with_no_files_reads_the_shipped_samples():
+    out = run("score", "--json")
+    assert out.returncode == 0, out.stderr
+    rows = json.loads(out.stdout)
+    assert sorted(Path(r["file"]).name for r in rows) == [
+        "ravdess-12-anger.flac", "ravdess-12-joy.flac", "ravdess-12-sadness.flac"]
+    for r in rows:
+        assert r["ok"] and set(r["probabilities"]) == {"neutral", "joy", "sadness", "anger", "fear", "disgust", "surprise"}
+
+
+def test_score_table_and_reference(tmp_path):
+    refs = sorted((SAMPLES / "references").glob("*.flac"))
+    out = run("score", str(SAMPLES / "samples" / "ravdess-12-anger.flac"), "-r", str(refs[0]), "-r", str(refs[1]))
+    assert out.returncode == 0, out.stderr
+    header, row = out.stdout.strip().splitlines()
+    assert header.split()[:5] == ["file", "label", "conf", "val", "aro"]
+    assert row.split()[0] == "ravdess-12-anger.flac" and row.split()[-1] == "yes"
+
+
+def test_bad_files_get_one_line_errors_and_the_rest_is_scored(tmp_path):
+    text = tmp_path / "notes.wav"
+    text.write_text("hello")
+    out = run("score", "--json", str(tmp_path / "missing.wav"), str(text), str(SAMPLES / "samples" / "ravdess-12-joy.flac"))
+    assert out.returncode == 1
+    rows = json.loads(out.stdout)
+    assert [r["ok"] for r in rows] == [False, False, True]
+    assert "no such file" in rows[0]["error"] and "cannot be read as audio" in rows[1]["error"]
+    assert "Traceback" not in out.stderr
+    assert out.stderr.count("error:") == 2
+
+
+def test_bad_reference_and_bad_corpus_are_errors_not_tracebacks(tmp_path):
+    out = run("score", "-r", str(tmp_path / "nope.wav"), str(SAMPLES / "samples" / "ravdess-12-joy.flac"))
+    assert out.returncode == 1 and "nope.wav: no such file" in out.stderr and "Traceback" not in out.stderr
+    out = run("train-ser", "--data", str(tmp_path))
+    assert out.returncode == 1 and "no labelled speech clips" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_emotions_lists_the_vocabulary():
+    out = run("emotions", "--json")
+    rows = json.loads(out.stdout)
+    assert [r["emotion"] for r in rows] == ["neutral", "joy", "sadness", "anger", "fear", "disgust", "surprise"]
+    assert next(r for r in rows if r["emotion"] == "sadness")["arousal"] < 0

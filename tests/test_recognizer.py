@@ -1,0 +1,101 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy.signal import resample_poly
+
+from emosynth.audio import load_audio
+from emosynth.emotions import PRIMARY_EMOTIONS, circumplex_array
+from emosynth.errors import ModelError
+from emosynth.recognizer import Recognizer, RecognizerWeights, default_weights_path
+from emosynth.recognizer.train import train_recognizer
+
+DATA = Path(__file__).resolve().parents[1] / "emosynth" / "data"
+
+
+@pytest.fixture(scope="module")
+def recognizer() -> Recognizer:
+    return Recognizer.load()
+
+
+def test_scores_are_a_distribution_with_circumplex_valence_arousal(recognizer):
+    scores = recognizer.score_file(DATA / "samples" / "ravdess-12-anger.flac")
+    p = scores.probability_vector()
+    assert p.shape == (7,) and np.all(p >= 0) and abs(p.sum() - 1) < 1e-9
+    assert scores.label == PRIMARY_EMOTIONS[int(p.argmax())] and scores.confidence == p.max()
+    np.testing.assert_allclose([scores.valence, scores.arousal], p @ circumplex_array())
+    assert -1 <= scores.valence <= 1 and -1 <= scores.arousal <= 1
+    assert not scores.speaker_normalised
+
+
+def test_rate_and_channels_do_not_change_the_reading(recognizer):
+    audio = load_audio(DATA / "samples" / "ravdess-12-joy.flac")
+    mono16 = recognizer.score_array(audio.samples, 16_000).probability_vector()
+    x44 = resample_poly(audio.samples, 441, 160).astype(np.float32)
+    stereo44 = recognizer.score_array(np.stack([x44, x44], axis=1), 44_100).probability_vector()
+    assert np.abs(mono16 - stereo44).max() < 0.1
+
+
+def test_reference_reads_relative_to_the_speakers_neutral(recognizer):
+    refs = sorted((DATA / "references").glob("*.flac"))
+    reference = recognizer.reference_from_files(refs)
+    assert reference.n_clips == 2
+    with_ref = recognizer.score_file(DATA / "samples" / "ravdess-12-sadness.flac", reference=reference)
+    without = recognizer.score_file(DATA / "samples" / "ravdess-12-sadness.flac")
+    assert with_ref.speaker_normalised
+    assert not np.allclose(with_ref.probability_vector(), without.probability_vector())
+    # A neutral clip read against its own speaker's neutral is neutral.
+    assert recognizer.score_file(refs[0], reference=recognizer.reference_from_files(refs[1:])).label == "neutral"
+
+
+def test_a_batch_reports_bad_files_and_scores_the_rest(recognizer, tmp_path):
+    garbage = tmp_path / "garbage.wav"
+    garbage.write_bytes(b"RIFF\x00\x00not really a wave file")
+    paths = [DATA / "samples" / "ravdess-12-anger.flac", tmp_path / "missing.flac", garbage]
+    outcomes = list(recognizer.score_files(paths))
+    assert outcomes[0].scores is not None and outcomes[0].error is None
+    assert "missing.flac: no such file" in outcomes[1].error
+    assert "garbage.wav: cannot be read as audio" in outcomes[2].error
+
+
+def test_weights_files_are_checked(tmp_path):
+    with pytest.raises(ModelError, match="no such recognizer weights file"):
+        RecognizerWeights.load(tmp_path / "nope.npz")
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"not an npz")
+    with pytest.raises(ModelError, match="not a recognizer weights file"):
+        RecognizerWeights.load(bad)
+
+
+def test_shipped_weights_record_their_cross_validation():
+    info = RecognizerWeights.load(default_weights_path()).info
+    cv = info["cross_validation"]
+    assert info["n_speakers"] == 20 and info["n_clips"] == 1200
+    assert cv["speaker"]["ua"] >= 0.65 and cv["plain"]["ua"] >= 0.65
+    for mode in ("plain", "speaker"):
+        assert np.sum(cv[mode]["confusion"]) == 1200
+
+
+def test_training_generalises_to_held_out_actors(ravdess, tmp_path):
+    """Train on 8 actors with leave-actors-out folds: held-out UA far above chance (1/7)."""
+    subset = tmp_path / "ravdess8"
+    for actor in range(1, 9):
+        (subset / f"Actor_{actor:02d}").symlink_to(ravdess / f"Actor_{actor:02d}")
+    result = train_recognizer(subset, n_folds=4)
+    cv = result.cross_validation.results
+    assert result.corpus.features.shape == (480, 856)
+    for mode, res in cv.items():
+        assert np.sum(res.confusion) == 480
+        held = [set(f) for f in result.cross_validation.folds]
+        assert set().union(*held) == {f"ravdess-{a:02d}" for a in range(1, 9)}
+    assert cv["plain"].ua > 0.45 and cv["speaker"].ua > 0.45
+    out = tmp_path / "w.npz"
+    result.weights.save(out)
+    reloaded = Recognizer.load(out)
+    feats = result.corpus.features[:5]
+    np.testing.assert_allclose(reloaded.weights.plain.probabilities(feats),
+                               result.weights.plain.probabilities(feats))
+    assert json.loads(json.dumps(reloaded.training_info))["n_clips"] == 480
