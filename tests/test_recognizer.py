@@ -82,6 +82,7 @@ def test_shipped_weights_record_their_cross_validation():
 def test_training_generalises_to_held_out_actors(ravdess, tmp_path):
     """Train on 8 actors with leave-actors-out folds: held-out UA far above chance (1/7)."""
     subset = tmp_path / "ravdess8"
+    subset.mkdir()
     for actor in range(1, 9):
         (subset / f"Actor_{actor:02d}").symlink_to(ravdess / f"Actor_{actor:02d}")
     result = train_recognizer(subset, n_folds=4)
@@ -99,3 +100,15 @@ def test_training_generalises_to_held_out_actors(ravdess, tmp_path):
     np.testing.assert_allclose(reloaded.weights.plain.probabilities(feats),
                                result.weights.plain.probabilities(feats))
     assert json.loads(json.dumps(reloaded.training_info))["n_clips"] == 480
+
+
+def test_train_ser_reproduces_the_shipped_weights(ravdess, tmp_path):
+    """`emosynth train-ser --data ravdess` (seed 0) gives the weights that ship, to rounding."""
+    result = train_recognizer(ravdess, cross_validation=False)
+    shipped = RecognizerWeights.load(default_weights_path())
+    assert result.weights.info["c"] == shipped.info["c"]
+    feats = result.corpus.features
+    for mode in ("plain", "speaker"):
+        ours, theirs = getattr(result.weights, mode), getattr(shipped, mode)
+        np.testing.assert_allclose(ours.probabilities(feats), theirs.probabilities(feats), atol=1e-4)
+    np.testing.assert_allclose(result.weights.pooled_sd, shipped.pooled_sd, rtol=1e-6)

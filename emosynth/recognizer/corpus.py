@@ -56,6 +56,14 @@ def _label(stem: str) -> tuple[str, str] | None:
     return None
 
 
+def _audio_files(root: Path) -> list[Path]:
+    """Audio files under ``root``, sorted; symlinked folders are followed (corpora often are)."""
+    found = []
+    for folder, _, names in os.walk(root, followlinks=True):
+        found += [Path(folder) / n for n in names if Path(n).suffix.lower() in AUDIO_SUFFIXES]
+    return sorted(found)
+
+
 def read_corpus(folder: str | os.PathLike[str]) -> list[LabelledClip]:
     """Every labelled speech clip under ``folder``, sorted by path.
 
@@ -66,7 +74,7 @@ def read_corpus(folder: str | os.PathLike[str]) -> list[LabelledClip]:
     if not root.is_dir():
         raise CorpusError(f"{root}: no such folder")
     clips = []
-    for path in sorted(p for p in root.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES):
+    for path in _audio_files(root):
         label = _label(path.stem)
         if label is not None:
             clips.append(LabelledClip(path=path, emotion=label[0], speaker=label[1]))
