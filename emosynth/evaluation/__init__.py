@@ -1,0 +1,50 @@
+"""Measuring emotional speech against what it was meant to express.
+
+* :mod:`.manifest` - which clips, with which target emotion, intensity, text and speaker
+* :mod:`.report` - :func:`evaluate`, the harness, giving an :class:`EvaluationReport`
+* :mod:`.metrics` - UA/WA, confusion, intensity monotonicity, Pearson, word error rate
+* :mod:`.plots` - the confusion matrix as a PNG
+* :mod:`.asr` (extra ``asr``) and :mod:`.speaker` (extra ``speaker``) - transcripts and voice
+  embeddings; they import their heavy dependencies only when used
+"""
+
+from .asr import Transcriber
+from .manifest import MANIFEST_COLUMNS, ManifestRow, read_manifest
+from .metrics import (
+    EmotionAccuracy,
+    confusion_matrix,
+    intensity_monotonicity,
+    normalise_text,
+    pearson,
+    unweighted_accuracy,
+    weighted_accuracy,
+    word_error_rate,
+)
+from .plots import save_confusion_png
+from .report import evaluate
+from .results import ClipError, ClipResult, EvaluationReport, SimilaritySummary, WerSummary
+from .speaker import SpeakerEncoder, cosine_similarity
+
+__all__ = [
+    "ClipError",
+    "ClipResult",
+    "EmotionAccuracy",
+    "EvaluationReport",
+    "MANIFEST_COLUMNS",
+    "ManifestRow",
+    "SimilaritySummary",
+    "SpeakerEncoder",
+    "Transcriber",
+    "WerSummary",
+    "confusion_matrix",
+    "cosine_similarity",
+    "evaluate",
+    "intensity_monotonicity",
+    "normalise_text",
+    "pearson",
+    "read_manifest",
+    "save_confusion_png",
+    "unweighted_accuracy",
+    "weighted_accuracy",
+    "word_error_rate",
+]
