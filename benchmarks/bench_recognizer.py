@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 from emosynth.audio import load_audio
+from emosynth.evaluation import save_confusion_png
 from emosynth.io import write_text_atomic
 from emosynth.recognizer import Recognizer, read_corpus
 from emosynth.recognizer.train import train_recognizer
@@ -53,6 +54,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared/data/ravdess")
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results/recognizer.json")
+    parser.add_argument("--plots", type=Path, default=Path(__file__).resolve().parents[1] / "docs",
+                        help="Folder for the cross-validated confusion matrices as PNG.")
     parser.add_argument("--speed-clips", type=int, default=40)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
@@ -72,7 +75,10 @@ def main() -> None:
         "speed": speed,
     }
     write_text_atomic(args.out, json.dumps(record, indent=2) + "\n")
+    titles = {"plain": "no reference", "speaker": "neutral reference of the speaker"}
     for mode in ("plain", "speaker"):
+        save_confusion_png(cv[mode]["confusion"], cv["labels"], args.plots / f"recognizer_cv_{mode}.png",
+                           title=f"RAVDESS leave-actors-out CV, {titles[mode]}: UA {cv[mode]['ua']:.3f}")
         print(f"{mode}: UA {cv[mode]['ua']:.3f} WA {cv[mode]['wa']:.3f} fold UA {cv[mode]['fold_ua']}")
     print(json.dumps(speed, indent=2))
 

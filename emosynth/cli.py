@@ -131,8 +131,9 @@ def train_ser(data_dir: Path, out_path: Path, folds: int, seed: int, workers: in
               help="Read each speaker's clips relative to that speaker's neutral-target clips.")
 @click.option("--weights", type=click.Path(path_type=Path), default=None,
               help="Recognizer weights (.npz); default: the shipped ones.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON instead of text.")
 def eval(audio_dir: Path, manifest: Path, out_path: Path, asr: bool, speaker_sim: bool,
-         use_reference: bool, weights: Path | None) -> None:  # noqa: A001 - the command's name
+         use_reference: bool, weights: Path | None, as_json: bool) -> None:  # noqa: A001 - the command's name
     """Measure the audio in AUDIO_DIR against the targets in a manifest.
 
     Reports emotion accuracy (UA, WA, confusion matrix, also as a PNG), intensity
@@ -149,6 +150,9 @@ def eval(audio_dir: Path, manifest: Path, out_path: Path, asr: bool, speaker_sim
     plot_path = out_path.with_suffix(".confusion.png")
     acc = report.accuracy
     save_confusion_png(acc.confusion, acc.labels, plot_path, title=f"emotion confusion (UA {acc.ua:.2f})")
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), indent=2))
+        return
     click.echo(report.format_text())
     click.echo(f"report written to {out_path}; confusion plot to {plot_path}")
 

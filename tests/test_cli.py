@@ -64,3 +64,31 @@ def test_emotions_lists_the_vocabulary():
     rows = json.loads(out.stdout)
     assert [r["emotion"] for r in rows] == ["neutral", "joy", "sadness", "anger", "fear", "disgust", "surprise"]
     assert next(r for r in rows if r["emotion"] == "sadness")["arousal"] < 0
+
+
+def test_eval_writes_report_and_plot_and_prints_json(tmp_path):
+    manifest = tmp_path / "targets.csv"
+    manifest.write_text(
+        "file,emotion,speaker\n"
+        "samples/ravdess-12-anger.flac,anger,a12\n"
+        "samples/ravdess-12-joy.flac,joy,a12\n"
+        "samples/ravdess-12-sadness.flac,sadness,a12\n"
+        "references/ravdess-12-neutral-1.flac,neutral,a12\n"
+        "references/ravdess-12-neutral-2.flac,neutral,a12\n"
+    )
+    out = run("eval", str(SAMPLES), "--manifest", str(manifest), "--out", str(tmp_path / "r.json"), "--json")
+    assert out.returncode == 0, out.stderr
+    printed = json.loads(out.stdout)
+    saved = json.loads((tmp_path / "r.json").read_text())
+    assert printed == saved and saved["n_clips"] == 5 and saved["n_errors"] == 0
+    assert {c["mode"] for c in saved["clips"]} == {"speaker"}
+    assert (tmp_path / "r.confusion.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not list(tmp_path.glob("*.part"))
+
+
+def test_eval_rejects_a_bad_manifest_without_writing(tmp_path):
+    manifest = tmp_path / "targets.csv"
+    manifest.write_text("file,emotion\nsamples/ravdess-12-joy.flac,glee\n")
+    out = run("eval", str(SAMPLES), "--manifest", str(manifest), "--out", str(tmp_path / "r.json"))
+    assert out.returncode == 1 and "glee" in out.stderr and "Traceback" not in out.stderr
+    assert not (tmp_path / "r.json").exists()

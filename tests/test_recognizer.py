@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy.signal import resample_poly
 
-from emosynth.audio import load_audio
+from emosynth.audio import load_audio, prepare_array
 from emosynth.emotions import PRIMARY_EMOTIONS, circumplex_array
 from emosynth.errors import ModelError
 from emosynth.recognizer import Recognizer, RecognizerWeights, default_weights_path
@@ -112,3 +112,27 @@ def test_train_ser_reproduces_the_shipped_weights(ravdess, tmp_path):
         ours, theirs = getattr(result.weights, mode), getattr(shipped, mode)
         np.testing.assert_allclose(ours.probabilities(feats), theirs.probabilities(feats), atol=1e-4)
     np.testing.assert_allclose(result.weights.pooled_sd, shipped.pooled_sd, rtol=1e-6)
+
+
+def test_a_corpus_without_surprise_trains_and_never_predicts_it(ravdess, tmp_path):
+    """A CREMA-D-layout corpus (no surprise class): the absent class gets ~zero probability."""
+    codes = {"01": "NEU", "03": "HAP", "04": "SAD", "05": "ANG", "06": "FEA", "07": "DIS"}
+    for actor in range(1, 7):
+        for clip in sorted((ravdess / f"Actor_{actor:02d}").glob("03-01-*.flac")):
+            parts = clip.stem.split("-")
+            if parts[2] in codes:
+                name = f"10{actor:02d}_S{parts[4]}{parts[5]}_{codes[parts[2]]}_{'HI' if parts[3] == '02' else 'LO'}.flac"
+                (tmp_path / name).symlink_to(clip)
+    result = train_recognizer(tmp_path, n_folds=3)
+    assert result.weights.info["clips_per_emotion"]["surprise"] == 0
+    p = result.weights.plain.probabilities(result.corpus.features)
+    assert p[:, PRIMARY_EMOTIONS.index("surprise")].max() < 1e-6
+    assert result.cross_validation.results["plain"].ua > 0.4
+
+
+def test_clips_longer_than_the_encoder_window_are_read_whole(recognizer):
+    audio = load_audio(DATA / "samples" / "ravdess-12-anger.flac")
+    long = np.tile(audio.samples, int(np.ceil(65 * 16_000 / len(audio.samples))))[: 65 * 16_000]
+    feats = recognizer.features(prepare_array(long, 16_000))
+    assert feats.shape == (768,) and np.all(np.isfinite(feats))
+    assert recognizer.score_array(long, 16_000).label == recognizer.score_array(audio.samples, 16_000).label
