@@ -35,7 +35,9 @@ _N_FFT = 400  # 25 ms window
 _HOP = 160  # 10 ms hop: 100 mel frames a second, 50 encoder frames a second
 _N_MELS = 80
 _WINDOW_SAMPLES = 30 * FEATURE_SAMPLE_RATE_HZ  # the encoder reads 30 s windows
-_WINDOW_FRAMES = _WINDOW_SAMPLES // _HOP  # 3000 mel frames
+# Longer clips are read in equal pieces of at most this length, each in its own encoder window, so
+# every piece looks like the few-second utterances the classifier was trained on.
+_SEGMENT_SAMPLES = 8 * FEATURE_SAMPLE_RATE_HZ
 _ENCODER_DIM = 384
 N_FEATURES = 2 * _ENCODER_DIM
 
@@ -76,13 +78,14 @@ def _mel_filters() -> np.ndarray:
 
 
 def whisper_log_mel(samples_16k: np.ndarray) -> np.ndarray:
-    """Whisper's log-mel spectrogram of a 16 kHz clip zero-padded to a whole 30 s window.
+    """Whisper's log-mel spectrogram of a 16 kHz clip (at most 30 s) zero-padded to 30 s.
 
-    Returns shape (80, 3000 * windows): centred 25 ms Hann frames every 10 ms, power mel
-    energies, log10, floored 8 decades below the peak, then scaled by (x + 4) / 4.
+    Returns shape (80, 3000): centred 25 ms Hann frames every 10 ms, power mel energies, log10,
+    floored 8 decades below the peak, then scaled by (x + 4) / 4.
     """
-    n_windows = max(1, -(-len(samples_16k) // _WINDOW_SAMPLES))
-    padded = np.zeros(n_windows * _WINDOW_SAMPLES, dtype=np.float32)
+    if len(samples_16k) > _WINDOW_SAMPLES:
+        raise ValueError(f"whisper_log_mel reads at most {_WINDOW_SAMPLES} samples (30 s)")
+    padded = np.zeros(_WINDOW_SAMPLES, dtype=np.float32)
     padded[: len(samples_16k)] = samples_16k
     framed_input = np.pad(padded, _N_FFT // 2, mode="reflect")
     n_frames = 1 + (len(framed_input) - _N_FFT) // _HOP
@@ -129,16 +132,16 @@ class ClipFeatureExtractor:
         if audio.sample_rate_hz != FEATURE_SAMPLE_RATE_HZ:
             raise ValueError(f"features need {FEATURE_SAMPLE_RATE_HZ} Hz audio, got {audio.sample_rate_hz}")
         self._load()
+        n_pieces = -(-len(audio.samples) // _SEGMENT_SAMPLES)
+        pieces = np.array_split(audio.samples, n_pieces)
+        held = np.concatenate([self._encoder_states(piece) for piece in pieces]).astype(np.float64)
+        return np.concatenate([held.mean(axis=0), held.std(axis=0)])
+
+    def _encoder_states(self, samples: np.ndarray) -> np.ndarray:
+        """Encoder states (frames, 384) of the frames that hold ``samples`` (at most 8 s)."""
         import ctranslate2
 
-        samples = audio.samples
-        mel = whisper_log_mel(samples)
-        states = []
-        for start in range(0, mel.shape[1], _WINDOW_FRAMES):
-            window = np.ascontiguousarray(mel[None, :, start : start + _WINDOW_FRAMES])
-            out = self._encoder.encode(ctranslate2.StorageView.from_array(window), to_cpu=True)
-            states.append(np.array(out)[0])
-        # Two mel frames per encoder frame; pool only the frames that hold the clip.
-        n_valid = max(1, -(-len(samples) // (2 * _HOP)))
-        held = np.concatenate(states, axis=0)[:n_valid].astype(np.float64)
-        return np.concatenate([held.mean(axis=0), held.std(axis=0)])
+        mel = np.ascontiguousarray(whisper_log_mel(samples)[None])
+        states = np.array(self._encoder.encode(ctranslate2.StorageView.from_array(mel), to_cpu=True))[0]
+        # Two mel frames per encoder frame; keep only the frames that hold the clip.
+        return states[: max(1, -(-len(samples) // (2 * _HOP)))]
