@@ -2,15 +2,31 @@
 
 Stages (each a module with a small typed interface):
 
-* :mod:`emosynth.emotions` - the shared vocabulary of primary emotions and their circumplex positions
+* :mod:`emosynth.emotions` - the shared vocabulary: primaries, their circumplex positions, and
+  ``parse_emotion`` for emotion specs such as ``joy:0.7`` (an ``EmotionSpec``)
 * :mod:`emosynth.audio` - reading and checking audio
 * :mod:`emosynth.recognizer` - speech-emotion recognition (``Recognizer``)
 * :mod:`emosynth.evaluation` - measuring synthetic speech against targets
 """
 
 from .audio import Audio, load_audio
-from .emotions import CIRCUMPLEX, PRIMARY_EMOTIONS
-from .errors import AudioError, CorpusError, EmosynthError, ManifestError, MissingExtraError, ModelError
+from .emotions import (
+    CIRCUMPLEX,
+    MAX_INTENSITY,
+    PRIMARY_EMOTIONS,
+    SECONDARY_EMOTIONS,
+    EmotionSpec,
+    parse_emotion,
+)
+from .errors import (
+    AudioError,
+    CorpusError,
+    EmosynthError,
+    EmotionSpecError,
+    ManifestError,
+    MissingExtraError,
+    ModelError,
+)
 from .recognizer import EmotionScores, Recognizer, SpeakerReference
 
 __version__ = "0.1.0"
@@ -22,11 +38,16 @@ __all__ = [
     "CorpusError",
     "EmosynthError",
     "EmotionScores",
+    "EmotionSpec",
+    "EmotionSpecError",
+    "MAX_INTENSITY",
     "ManifestError",
     "MissingExtraError",
     "ModelError",
     "PRIMARY_EMOTIONS",
     "Recognizer",
+    "SECONDARY_EMOTIONS",
     "SpeakerReference",
     "load_audio",
+    "parse_emotion",
 ]

@@ -158,17 +158,37 @@ def eval(audio_dir: Path, manifest: Path, out_path: Path, asr: bool, speaker_sim
 
 
 @cli.command()
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print one JSON object with keys primaries, secondaries, aliases and grammar.")
 def emotions(as_json: bool) -> None:
-    """List the primary emotions and their valence-arousal positions (Russell & Mehrabian 1977)."""
-    rows = [{"emotion": e, "valence": CIRCUMPLEX[e].valence, "arousal": CIRCUMPLEX[e].arousal}
-            for e in PRIMARY_EMOTIONS]
+    """List what an emotion spec can name, and the grammar of specs such as joy:0.7.
+
+    Primaries with their valence-arousal positions (Russell & Mehrabian 1977), Plutchik's
+    secondary emotions with their two primaries, the aliases, and the grammar with examples.
+    """
+    from .emotions import vocabulary
+
+    vocab = vocabulary()
     if as_json:
-        click.echo(json.dumps(rows, indent=2))
+        click.echo(json.dumps(vocab, indent=2))
         return
-    click.echo(f"{'emotion':<10} {'valence':>8} {'arousal':>8}")
-    for r in rows:
-        click.echo(f"{r['emotion']:<10} {r['valence']:>8.2f} {r['arousal']:>8.2f}")
+    click.echo("primaries (valence, arousal: Russell & Mehrabian 1977)")
+    click.echo(f"  {'emotion':<16} {'valence':>8} {'arousal':>8}")
+    for e in PRIMARY_EMOTIONS:
+        click.echo(f"  {e:<16} {CIRCUMPLEX[e].valence:>8.2f} {CIRCUMPLEX[e].arousal:>8.2f}")
+    click.echo("\nsecondaries (Plutchik's dyads; NAME:x is its two primaries at x/2 each)")
+    click.echo(f"  {'emotion':<16} {'valence':>8} {'arousal':>8}   {'components':<20} dyad")
+    for r in vocab["secondaries"]:
+        parts = " + ".join(r["components"])
+        click.echo(f"  {r['emotion']:<16} {r['valence']:>8.2f} {r['arousal']:>8.2f}   {parts:<20} {r['dyad']}")
+    click.echo("\naliases")
+    targets = dict.fromkeys(vocab["aliases"].values())
+    for target in targets:
+        names = ", ".join(a for a, t in vocab["aliases"].items() if t == target)
+        click.echo(f"  {names} -> {target}")
+    click.echo("\ngrammar")
+    for line in vocab["grammar"].splitlines():
+        click.echo(f"  {line}")
 
 
 def main(argv: list[str] | None = None) -> None:

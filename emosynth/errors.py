@@ -12,6 +12,7 @@ __all__ = [
     "ModelError",
     "ManifestError",
     "MissingExtraError",
+    "EmotionSpecError",
 ]
 
 
@@ -33,6 +34,10 @@ class ModelError(EmosynthError):
 
 class ManifestError(EmosynthError):
     """An evaluation manifest that cannot be read or names unknown emotions or files."""
+
+
+class EmotionSpecError(EmosynthError):
+    """An emotion spec (``joy:0.7``, ``va:0.6,0.4``, ...) that does not follow the grammar."""
 
 
 class MissingExtraError(EmosynthError):

@@ -61,9 +61,17 @@ def test_bad_reference_and_bad_corpus_are_errors_not_tracebacks(tmp_path):
 
 def test_emotions_lists_the_vocabulary():
     out = run("emotions", "--json")
-    rows = json.loads(out.stdout)
+    assert out.returncode == 0, out.stderr
+    vocab = json.loads(out.stdout)
+    assert set(vocab) == {"primaries", "secondaries", "aliases", "grammar"}
+    rows = vocab["primaries"]
     assert [r["emotion"] for r in rows] == ["neutral", "joy", "sadness", "anger", "fear", "disgust", "surprise"]
     assert next(r for r in rows if r["emotion"] == "sadness")["arousal"] < 0
+    delight = next(r for r in vocab["secondaries"] if r["emotion"] == "delight")
+    assert delight["components"] == ["joy", "surprise"] and delight["dyad"] == "tertiary"
+    assert vocab["aliases"]["happy"] == "joy" and "va:V,A" in vocab["grammar"]
+    text = run("emotions")
+    assert text.returncode == 0 and "disapproval -> disappointment" in text.stdout and "va:0.6,0.4" in text.stdout
 
 
 def test_eval_writes_report_and_plot_and_prints_json(tmp_path):

@@ -117,11 +117,13 @@ def test_train_ser_reproduces_the_shipped_weights(ravdess, tmp_path):
 def test_a_corpus_without_surprise_trains_and_never_predicts_it(ravdess, tmp_path):
     """A CREMA-D-layout corpus (no surprise class): the absent class gets ~zero probability."""
     codes = {"01": "NEU", "03": "HAP", "04": "SAD", "05": "ANG", "06": "FEA", "07": "DIS"}
+    sentences = {("01", "01"): "KDA", ("01", "02"): "KDB", ("02", "01"): "DGA", ("02", "02"): "DGB"}
     for actor in range(1, 7):
         for clip in sorted((ravdess / f"Actor_{actor:02d}").glob("03-01-*.flac")):
             parts = clip.stem.split("-")
             if parts[2] in codes:
-                name = f"10{actor:02d}_S{parts[4]}{parts[5]}_{codes[parts[2]]}_{'HI' if parts[3] == '02' else 'LO'}.flac"
+                sentence = sentences[parts[4], parts[5]]
+                name = f"10{actor:02d}_{sentence}_{codes[parts[2]]}_{'HI' if parts[3] == '02' else 'LO'}.flac"
                 (tmp_path / name).symlink_to(clip)
     result = train_recognizer(tmp_path, n_folds=3)
     assert result.weights.info["clips_per_emotion"]["surprise"] == 0
