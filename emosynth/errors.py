@@ -41,11 +41,12 @@ class EmotionSpecError(EmosynthError):
 
 
 class MissingExtraError(EmosynthError):
-    """An optional dependency is not installed; the message names the extra that brings it."""
+    """A dependency is not installed; the message names the extra that brings it, if any."""
 
-    def __init__(self, what: str, extra: str) -> None:
-        super().__init__(
-            f"{what} needs an optional dependency that is not installed; "
-            f"install it with: pip install 'emosynth[{extra}]'"
-        )
+    def __init__(self, what: str, extra: str | None = None) -> None:
+        if extra is None:  # a core dependency: the installation itself is broken
+            fix = "emosynth installs it; reinstall with: pip install --force-reinstall emosynth"
+        else:
+            fix = f"install it with: pip install 'emosynth[{extra}]'"
+        super().__init__(f"{what} needs a dependency that is not installed; {fix}")
         self.extra = extra

@@ -1,0 +1,147 @@
+"""Emotion tokens and the prosody plan: what an emotion spec asks of the voice.
+
+Every voice carries one *emotion token* per non-neutral primary (Daisy-TTS's idea): a learned
+prosody embedding. Here a token has two parts, both offsets from the voice's neutral:
+
+* ``style``: an offset (128,) of the prosody half of Kokoro's style vector (dims 128-255, which
+  drive the duration, F0 and energy predictor), moving the predictor's own choices;
+* ``controls``: explicit offsets of the cues measured on human speech: F0 level (semitones),
+  F0 range (log2 ratio around the utterance median), tempo (log2 rate ratio) and loudness (dB).
+
+A spec resolves to signed weights over the primaries (``EmotionSpec.weights``), and the plan is
+the weighted sum of the tokens: a mixture adds, intensity scales and negation subtracts, in both
+parts alike. Both parts are linear in the weights, which keeps intensity sweeps monotone.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..emotions import PRIMARY_EMOTIONS, EmotionSpec, parse_emotion
+from ..errors import ModelError
+from ..io import write_text_atomic
+
+__all__ = ["ProsodyControls", "EmotionToken", "EmotionTokenBank", "ProsodyPlan", "PROSODY_DIM"]
+
+#: Size of the prosody half of the style vector.
+PROSODY_DIM = 128
+_EMOTIONS = tuple(e for e in PRIMARY_EMOTIONS if e != "neutral")
+
+
+@dataclass(frozen=True)
+class ProsodyControls:
+    """Explicit prosody offsets from the voice's neutral; zeros change nothing."""
+
+    f0_shift_st: float = 0.0  # F0 level, semitones
+    f0_range_log2: float = 0.0  # log2 of the F0 range ratio around the utterance median
+    tempo_log2: float = 0.0  # log2 of the speaking-rate ratio; +1 = twice as fast
+    loudness_db: float = 0.0  # level, dB
+
+    def __add__(self, other: "ProsodyControls") -> "ProsodyControls":
+        return ProsodyControls(*(a + b for a, b in zip(self.as_tuple(), other.as_tuple())))
+
+    def __mul__(self, factor: float) -> "ProsodyControls":
+        return ProsodyControls(*(a * factor for a in self.as_tuple()))
+
+    __rmul__ = __mul__
+
+    def as_tuple(self) -> tuple[float, float, float, float]:
+        return (self.f0_shift_st, self.f0_range_log2, self.tempo_log2, self.loudness_db)
+
+    @property
+    def f0_factor(self) -> float:
+        return float(2.0 ** (self.f0_shift_st / 12.0))
+
+    @property
+    def f0_range_factor(self) -> float:
+        return float(2.0**self.f0_range_log2)
+
+    @property
+    def duration_factor(self) -> float:
+        """Multiplier of every phoneme's duration (the inverse of the rate ratio)."""
+        return float(2.0 ** (-self.tempo_log2))
+
+    @property
+    def gain(self) -> float:
+        return float(10.0 ** (self.loudness_db / 20.0))
+
+    def to_dict(self) -> dict[str, float]:
+        return {k: round(v, 4) for k, v in zip(
+            ("f0_shift_st", "f0_range_log2", "tempo_log2", "loudness_db"), self.as_tuple())}
+
+
+@dataclass(frozen=True)
+class EmotionToken:
+    """One primary's prosody embedding for one voice."""
+
+    style: np.ndarray  # (128,) offset of the style vector's prosody half
+    controls: ProsodyControls
+
+
+@dataclass(frozen=True)
+class EmotionTokenBank:
+    """The tokens of one voice, one per non-neutral primary, and where they came from."""
+
+    tokens: Mapping[str, EmotionToken]
+    info: dict = field(default_factory=dict)  # how they were fitted, with what data
+
+    def combine(self, weights: np.ndarray) -> tuple[np.ndarray, ProsodyControls]:
+        """Weighted sum of the tokens for signed weights (7,) in PRIMARY_EMOTIONS order."""
+        style, controls = np.zeros(PROSODY_DIM), ProsodyControls()
+        for emotion, w in zip(PRIMARY_EMOTIONS, weights):
+            if emotion != "neutral" and w != 0.0:
+                token = self.tokens[emotion]
+                style = style + w * token.style
+                controls = controls + w * token.controls
+        return style, controls
+
+    def to_json(self) -> str:
+        body = {e: {"style": [round(float(v), 6) for v in t.style], "controls": t.controls.to_dict()}
+                for e, t in self.tokens.items()}
+        return json.dumps({"info": self.info, "tokens": body}, indent=1)
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        write_text_atomic(path, self.to_json() + "\n")
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> "EmotionTokenBank":
+        p = Path(path)
+        try:
+            data = json.loads(p.read_text())
+            tokens = {e: EmotionToken(style=np.asarray(t["style"], dtype=np.float64),
+                                      controls=ProsodyControls(**t["controls"]))
+                      for e, t in data["tokens"].items()}
+        except FileNotFoundError:
+            raise ModelError(f"{p}: no such emotion-token file") from None
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ModelError(f"{p}: not an emotion-token file ({exc})") from None
+        missing = [e for e in _EMOTIONS if e not in tokens]
+        if missing or any(t.style.shape != (PROSODY_DIM,) for t in tokens.values()):
+            raise ModelError(f"{p}: needs a {PROSODY_DIM}-d token for each of {list(_EMOTIONS)}; "
+                             f"missing {missing}")
+        return cls(tokens=tokens, info=data.get("info", {}))
+
+
+@dataclass(frozen=True)
+class ProsodyPlan:
+    """What the voice is asked to do for one emotion: the style offset and the explicit controls."""
+
+    emotion: EmotionSpec
+    style_offset: np.ndarray  # (128,) added to the voice's neutral prosody half
+    controls: ProsodyControls
+
+    @classmethod
+    def for_emotion(cls, emotion: str | EmotionSpec, tokens: EmotionTokenBank) -> "ProsodyPlan":
+        spec = parse_emotion(emotion)
+        style, controls = tokens.combine(np.asarray(spec.weights))
+        return cls(emotion=spec, style_offset=style, controls=controls)
+
+    def to_dict(self) -> dict:
+        return {"emotion": self.emotion.to_dict(), "controls": self.controls.to_dict(),
+                "style_offset_norm": round(float(np.linalg.norm(self.style_offset)), 4)}
