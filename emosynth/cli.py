@@ -33,13 +33,106 @@ def _show_progress() -> bool:
 def cli() -> None:
     """emosynth: emotional speech, judged by a speech-emotion recognizer trained on human speech.
 
-    \b
-    Commands:
-      score      read the emotion of recordings (probabilities, label, valence, arousal)
-      eval       measure a folder of (synthetic) speech against target emotions
-      train-ser  train the recognizer on a RAVDESS- or CREMA-D-layout corpus
-      emotions   list the emotion vocabulary
+    Start with: emosynth say --emotion joy:0.7 "The train leaves at ten."
     """
+
+
+@cli.command()
+@click.argument("text", required=False)
+@click.option("--emotion", "-e", default="neutral", show_default=True,
+              help="Target emotion: joy, joy:0.7, joy:0.5,surprise:0.3, -joy:0.5, delight, va:0.6,0.4 "
+                   "(see `emosynth emotions`).")
+@click.option("--voice", "-v", default=None, help="A voice (`emosynth voices`) or a blend kumo:0.6,alpha:0.4; default kumo.")
+@click.option("--out", "-o", "out_path", type=click.Path(path_type=Path), default=Path("say.wav"), show_default=True,
+              help="Audio file to write (.wav or .flac).")
+@click.option("--json", "as_json", is_flag=True,
+              help="Also write OUT with suffix .json: phoneme timings, F0 track, the resolved emotion, scores.")
+@click.option("--no-score", is_flag=True, help="Skip the recognizer's verdict (faster).")
+def say(text: str | None, emotion: str, voice: str | None, out_path: Path, as_json: bool, no_score: bool) -> None:
+    """Speak TEXT with an emotion and print the recognizer's verdict.
+
+    With no TEXT, speaks a short demonstration sentence.
+    """
+    from .io import write_text_atomic
+    from .synthesizer import AUDIO_FORMATS, Synthesizer
+
+    if out_path.suffix.lower() not in AUDIO_FORMATS:  # refuse before any work is done
+        raise click.BadParameter(f"{out_path}: accepted suffixes are {', '.join(AUDIO_FORMATS)}", param_hint="--out")
+    utterance = Synthesizer(voice=voice).say(text or _DEMO_TEXT, emotion=emotion, score=not no_score)
+    utterance.save(out_path)
+    if as_json:
+        write_text_atomic(out_path.with_suffix(".json"), json.dumps(utterance.to_dict(), indent=1) + "\n")
+    click.echo(f"wrote {out_path} ({utterance.duration_s:.2f} s, voice {utterance.voice}, "
+               f"emotion {utterance.emotion.text})")
+    if utterance.scores is not None:
+        s = utterance.scores
+        top = ", ".join(f"{e} {p:.2f}" for e, p in sorted(s.probabilities.items(), key=lambda kv: -kv[1])[:3])
+        click.echo(f"recognizer hears: {s.label} ({s.confidence:.2f}); {top}; "
+                   f"valence {s.valence:+.2f}, arousal {s.arousal:+.2f}")
+
+
+_DEMO_TEXT = "The train to the coast leaves at ten, and we will be there by noon."
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def voices(as_json: bool) -> None:
+    """List the voices, with their source and licence."""
+    from .voice.voices import DEFAULT_VOICE, assets_dir, voice_catalog
+
+    rows = [{"voice": v.name, "pack": v.pack, "gender": v.gender, "default": v.name == DEFAULT_VOICE,
+             "note": v.note} for v in voice_catalog().values()]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for r in rows:
+        click.echo(f"{r['voice']:<11} {r['gender']:<7} pack {r['pack']:<14} {'(default) ' if r['default'] else ''}{r['note']}")
+    catalog = json.loads((assets_dir() / "catalog.json").read_text())
+    click.echo(f"\nsource: {catalog['source']}\nlicence: {catalog['licence']}")
+    click.echo("blend voices with --voice kumo:0.6,alpha:0.4")
+
+
+@cli.command()
+@click.option("--level", type=click.Choice(["normal", "strong", "pooled"]), default="normal", show_default=True,
+              help="RAVDESS intensity level to show.")
+@click.option("--json", "as_json", is_flag=True, help="Print the whole shipped profile document as JSON.")
+def profiles(level: str, as_json: bool) -> None:
+    """Show how human actors change their voice from neutral to each emotion (measured on RAVDESS).
+
+    These profiles shape the voices' emotion tokens; see voices/HUMAN_PROFILES.md.
+    """
+    from .profiles import format_profiles, load_human_profiles, load_profiles_document
+
+    if as_json:
+        click.echo(json.dumps(load_profiles_document(), indent=1))
+        return
+    click.echo(format_profiles(load_human_profiles(), level=level))
+
+
+@cli.command("fit-emotions")
+@click.option("--voice", "-v", "names", multiple=True, help="Voice to fit (repeat); default: every voice.")
+def fit_emotions(names: tuple[str, ...]) -> None:
+    """Fit the voices' emotion tokens and neutral references, writing voices/tokens and voices/references.
+
+    Reproduces the shipped tokens: human prosody profiles (RAVDESS) scaled by what the
+    recognizer hears (see emosynth/voice/fitting.py). Takes several minutes a voice.
+    """
+    from tqdm import tqdm
+
+    from .recognizer import Recognizer
+    from .voice.fitting import ALPHA_GRID, FIT_SENTENCES, fit_voice, save_fit
+    from .voice.voices import voice_catalog
+
+    catalog = voice_catalog()
+    recognizer = Recognizer.load()
+    for name in names or tuple(catalog):
+        if name not in catalog:
+            raise click.BadParameter(f"unknown voice {name!r}; voices: {', '.join(catalog)}", param_hint="--voice")
+        total = len(FIT_SENTENCES) * (1 + 6 * len(ALPHA_GRID))
+        with tqdm(total=total, desc=f"fitting {name}", unit="clip", disable=not _show_progress()) as bar:
+            result = fit_voice(catalog[name], recognizer=recognizer, progress=bar.update)
+        save_fit(result, name)
+        click.echo(f"{name}: alpha {result.tokens.info['alpha']}")
 
 
 @cli.command()

@@ -1,0 +1,124 @@
+"""Measure `emosynth say`: emotion accuracy, intensity and valence-arousal control, intelligibility,
+identity and speed, judged by the recognizer trained on human speech.
+
+    python benchmarks/bench_voice.py --voices kumo --out benchmarks/results/voice_kumo.json
+
+Per voice: every primary at intensity 1.0 on BENCH_SENTENCES (neutral wording; none of them is a
+fitting sentence or a RAVDESS sentence), plus an intensity sweep (0.25, 0.5, 0.75, 1) of every
+non-neutral primary on the first ``--sweep-sentences`` of them. Clips are written to a folder with a
+manifest and measured by `emosynth.evaluation.evaluate` (neutral reference = the voice's neutral
+renditions of the same sentences). Speed: `Synthesizer.say` (text to saved audio, scoring off) vs
+the bare backbone on the same chunks at neutral controls.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from emosynth.emotions import PRIMARY_EMOTIONS
+from emosynth.evaluation import evaluate, read_manifest
+from emosynth.io import write_text_atomic
+from emosynth.recognizer import Recognizer
+from emosynth.synthesizer import Synthesizer
+from emosynth.voice.backbone import Backbone
+from emosynth.voice.text import text_to_chunks
+
+BENCH_SENTENCES = (
+    "The printer on the third floor needs new paper.",
+    "Our flight departs from gate twelve at noon.",
+    "The kitchen has a small window facing the street.",
+    "He parked the car behind the grey building.",
+    "The museum is closed on Mondays and public holidays.",
+    "Please send the invoice to the main office.",
+    "The river runs along the edge of the town.",
+    "She keeps her notes in a green notebook.",
+    "The train to the airport stops at four stations.",
+    "There are two chairs and a lamp in the hallway.",
+    "The shop sells fruit, bread and coffee.",
+    "We will move the desk to the other side of the room.",
+    "The form asks for your name and your address.",
+    "The bridge was built about forty years ago.",
+    "He checked the weather before he left the house.",
+    "The cups are on the shelf above the sink.",
+    "The next bus comes in about ten minutes.",
+    "They planted a row of trees along the road.",
+    "The lecture starts after the lunch break.",
+    "My brother works at a hotel near the harbour.",
+)
+# Intensity 0 is the neutral clip; the harness groups the sweep by target emotion, so listing the
+# neutral clip under every emotion would make it its own speaker reference. The sweep starts at 0.25.
+INTENSITIES = (0.25, 0.5, 0.75, 1.0)
+
+
+def generate(voice: str, folder: Path, n_sentences: int, sweep_sentences: int) -> Path:
+    synth = Synthesizer(voice)
+    rows = []
+    for i, text in enumerate(BENCH_SENTENCES[:n_sentences]):
+        for emotion in PRIMARY_EMOTIONS:
+            intensities = INTENSITIES if (emotion != "neutral" and i < sweep_sentences) else (1.0,)
+            for x in intensities:
+                name = f"{voice}_{i:02d}_{emotion}_{x:.2f}.wav"
+                synth.say(text, emotion=f"{emotion}:{x}" if emotion != "neutral" else "neutral", score=False).save(folder / name)
+                rows.append({"file": name, "emotion": emotion, "intensity": x, "text": text, "speaker": voice})
+    manifest = folder / "manifest.csv"
+    with open(manifest, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return manifest
+
+
+def speed(voice: str, repeats: int = 3) -> dict:
+    text = " ".join(BENCH_SENTENCES[:4])
+    synth = Synthesizer(voice)
+    backbone = Backbone.load()
+    synth.say(text, emotion="anger", score=False)  # warm up
+    chunks = text_to_chunks(text)
+    say_s, bare_s, audio_s = [], [], 0.0
+    for _ in range(repeats):
+        t = time.perf_counter()
+        u = synth.say(text, emotion="anger", score=False)
+        u.save("/tmp/emosynth_bench_speed.wav")
+        say_s.append(time.perf_counter() - t)
+        audio_s = u.duration_s
+        t = time.perf_counter()
+        for c in chunks:
+            backbone.synthesize(c.token_ids, synth.voice.style(c.n_tokens))
+        bare_s.append(time.perf_counter() - t)
+    return {"audio_s": round(audio_s, 2), "say_rtf": round(min(say_s) / audio_s, 3),
+            "say_rtf_max": round(max(say_s) / audio_s, 3), "bare_backbone_s": round(min(bare_s), 3),
+            "say_s": round(min(say_s), 3),
+            "emotion_overhead": round(min(say_s) / min(bare_s) - 1, 3)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--voices", nargs="+", default=["kumo"])
+    parser.add_argument("--sentences", type=int, default=len(BENCH_SENTENCES), help="use the first N sentences")
+    parser.add_argument("--sweep-sentences", type=int, default=5)
+    parser.add_argument("--work", type=Path, default=Path("/tmp/emosynth_bench_voice"))
+    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results/voice.json")
+    args = parser.parse_args()
+    recognizer = Recognizer.load()
+    results = {}
+    for voice in args.voices:
+        folder = args.work / voice
+        folder.mkdir(parents=True, exist_ok=True)
+        manifest = generate(voice, folder, args.sentences, args.sweep_sentences)
+        report = evaluate(read_manifest(manifest, folder), recognizer=recognizer, with_asr=True,
+                          with_speaker=True, progress=True).to_dict()
+        report.pop("clips")
+        results[voice] = {"sentences": args.sentences, "sweep_sentences": args.sweep_sentences,
+                          "evaluation": report, "speed": speed(voice)}
+        print(json.dumps({voice: {k: report[k] for k in ("accuracy", "mean_monotonicity", "valence_r", "arousal_r")}}, indent=1))
+    write_text_atomic(args.out, json.dumps(results, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,156 @@
+"""Fitting each voice's emotion tokens to real emotional speech (``emosynth fit-emotions``).
+
+Two sources, in this order:
+
+1. **Human profiles** (:mod:`emosynth.profiles`): how RAVDESS actors of the voice's gender move F0
+   level, F0 range, tempo and level from their neutral to each emotion (RAVDESS normal intensity). These
+   fix the *shape* of each token's explicit controls.
+2. **The recognizer** (trained on human speech only): each token is then scaled by the factor
+   ``alpha`` in ``ALPHA_GRID`` that maximises the recognizer's mean probability of the target
+   emotion on the voice's renditions of ``FIT_SENTENCES``, read against the voice's own neutral
+   renditions of them (the reference that is shipped with the voice). Larger factors are only
+   taken when they gain at least ``MIN_GAIN`` in probability, so tokens stay as close to human
+   behaviour as the judge allows.
+
+The fitting sentences are emotionally neutral in wording and differ from RAVDESS's two sentences
+and from the benchmark's sentences (benchmarks/bench_voice.py), which the tokens never see.
+The style half of the tokens stays zero in this version: moving Kokoro's prosody embedding is
+the next step (see docs/voice.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..emotions import PRIMARY_EMOTIONS
+from ..profiles import load_human_profiles
+from ..recognizer import Recognizer, SpeakerReference
+from .backbone import SAMPLE_RATE_HZ
+from .prosody import PROSODY_DIM, EmotionToken, EmotionTokenBank, ProsodyControls
+from .voices import Voice, VoiceInfo, assets_dir
+
+__all__ = ["FIT_SENTENCES", "ALPHA_GRID", "human_tokens", "fit_voice", "FitResult"]
+
+FIT_SENTENCES: tuple[str, ...] = (
+    "The meeting is on the second floor of the building.",
+    "Please put the blue folder on the table by the window.",
+    "The bus stops at the corner every twenty minutes.",
+    "She moved the chairs into the other room this morning.",
+    "The report has three parts and a short summary.",
+    "We usually buy bread at the shop near the station.",
+    "The garden is behind the house, next to the garage.",
+    "He wrote the numbers on a sheet of paper.",
+    "The library opens at nine and closes at six.",
+    "They painted the fence white last summer.",
+    "The package arrived on Tuesday afternoon.",
+    "You can find the keys in the top drawer.",
+)
+ALPHA_GRID: tuple[float, ...] = (0.5, 0.75, 1.0, 1.5, 2.0)
+#: A larger alpha must raise the mean target probability by at least this much to be chosen.
+MIN_GAIN = 0.02
+_EMOTIONS = tuple(e for e in PRIMARY_EMOTIONS if e != "neutral")
+_LEVEL = "normal"  # RAVDESS's normal intensity is our intensity 1.0; its strong one is 2-3x further
+
+
+@dataclass(frozen=True)
+class FitResult:
+    tokens: EmotionTokenBank
+    reference: SpeakerReference
+    search: dict  # emotion -> {alpha: mean target probability}
+
+
+def human_tokens(gender: str) -> dict[str, ProsodyControls]:
+    """Explicit controls per emotion from the human profiles of actors of ``gender``."""
+    profiles = load_human_profiles()
+    out = {}
+    for emotion in _EMOTIONS:
+        stats = profiles[emotion].levels[_LEVEL]
+
+        def mean(cue: str) -> float:
+            s = stats[cue]
+            value = s.male_mean if gender == "male" else s.female_mean
+            return float(value if np.isfinite(value) else s.mean)
+
+        out[emotion] = ProsodyControls(
+            f0_shift_st=mean("f0_shift_st"),
+            f0_range_log2=float(np.log2(mean("f0_range_ratio"))),
+            tempo_log2=float(-np.log2(mean("duration_ratio"))),
+            loudness_db=mean("level_diff_db"),
+        )
+    return out
+
+
+def _bank(controls: dict[str, ProsodyControls], alphas: dict[str, float], info: dict) -> EmotionTokenBank:
+    return EmotionTokenBank(
+        tokens={e: EmotionToken(style=np.zeros(PROSODY_DIM), controls=alphas[e] * controls[e]) for e in _EMOTIONS},
+        info=info)
+
+
+def fit_voice(
+    info: VoiceInfo,
+    *,
+    recognizer: Recognizer,
+    sentences: Sequence[str] = FIT_SENTENCES,
+    progress: Callable[[], None] | None = None,
+) -> FitResult:
+    """Reference and tokens for one catalogued voice (see the module docstring)."""
+    from ..synthesizer import Synthesizer
+
+    controls = human_tokens(info.gender)
+
+    def features(alpha: float, emotion: str) -> np.ndarray:
+        """Recognizer features of every sentence with the tokens scaled by ``alpha``."""
+        bank = _bank(controls, dict.fromkeys(_EMOTIONS, alpha), {"voice": info.name})
+        synth = Synthesizer(Voice(name=info.name, parts=((info, 1.0),), tokens=bank, reference=None),
+                            recognizer=recognizer)
+        rows = []
+        for text in sentences:
+            audio = synth.say(text, emotion=emotion, score=False).audio
+            rows.append(recognizer.features(_audio16(audio)))
+            if progress:
+                progress()
+        return np.stack(rows)
+
+    reference = recognizer.reference_from_features(features(1.0, "neutral"))
+    search = {}
+    for emotion in _EMOTIONS:
+        k = PRIMARY_EMOTIONS.index(emotion)
+        search[emotion] = {}
+        for alpha in ALPHA_GRID:
+            scores = recognizer.score_features(features(alpha, emotion), reference=reference)
+            search[emotion][alpha] = round(float(np.mean([s.probability_vector()[k] for s in scores])), 4)
+    alphas = {e: _choose_alpha(search[e]) for e in _EMOTIONS}
+    fit_info = {
+        "voice": info.name, "method": "human profile controls (RAVDESS normal intensity, "
+        f"{info.gender} actors) scaled by the recognizer-chosen alpha", "alpha": alphas,
+        "search_mean_target_probability": {e: {str(a): p for a, p in s.items()} for e, s in search.items()},
+        "sentences": list(sentences), "data_licence": "profiles derived from RAVDESS, CC BY-NC-SA 4.0",
+    }
+    return FitResult(tokens=_bank(controls, alphas, fit_info), reference=reference, search=search)
+
+
+def _choose_alpha(scores: dict[float, float]) -> float:
+    best = ALPHA_GRID[0]
+    for alpha in ALPHA_GRID[1:]:
+        if scores[alpha] >= scores[best] + MIN_GAIN:
+            best = alpha
+    return best
+
+
+def _audio16(audio: np.ndarray):
+    from ..audio import prepare_array
+
+    return prepare_array(audio, SAMPLE_RATE_HZ, target_rate_hz=16_000)
+
+
+def save_fit(result: FitResult, name: str) -> None:
+    """Write the voice's tokens and reference into voices/ (atomically)."""
+    from ..io import atomic_path
+
+    result.tokens.save(assets_dir() / "tokens" / f"{name}.json")
+    with atomic_path(assets_dir() / "references" / f"{name}.npz") as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, mean=result.reference.mean, sd=result.reference.sd, n_clips=result.reference.n_clips)

@@ -1,0 +1,31 @@
+"""Regenerate the listenable samples and their table: python samples/make_samples.py"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from emosynth.synthesizer import Synthesizer
+
+TEXT = "The train to the coast leaves at ten, and we will be there by noon."
+SPECS = ("neutral", "joy", "sadness", "anger", "fear", "disgust", "surprise",
+         "delight", "joy:0.5,surprise:0.3", "-joy:0.5", "despair", "va:0.6,0.4")
+
+
+def main() -> None:
+    here = Path(__file__).resolve().parent
+    synth = Synthesizer("kumo")
+    rows = ["| clip | emotion asked | recognizer hears | confidence | P(target) | valence | arousal |",
+            "|---|---|---|---|---|---|---|"]
+    for spec in SPECS:
+        u = synth.say(TEXT, emotion=spec)
+        name = "kumo_" + spec.replace(":", "").replace(",", "_").replace("-", "neg_").replace(".", "") + ".flac"
+        u.save(here / name)
+        s = u.scores
+        target = u.emotion.dominant
+        rows.append(f"| [{name}]({name}) | `{u.emotion.text}` | {s.label} | {s.confidence:.2f} | "
+                    f"{s.probabilities[target]:.2f} ({target}) | {s.valence:+.2f} | {s.arousal:+.2f} |")
+    print("\n".join(rows))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,144 @@
+"""End to end on the real Kokoro model: text and an emotion in, audio with timings out."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from emosynth.errors import EmotionSpecError
+from emosynth.errors import AudioError
+from emosynth.synthesizer import Synthesizer
+from emosynth.voice.errors import TextError, VoiceError
+
+TEXT = "The package arrived on Tuesday. It is on the table by the door."
+
+
+@pytest.fixture(scope="module")
+def synth() -> Synthesizer:
+    return Synthesizer("kumo")
+
+
+@pytest.fixture(scope="module")
+def neutral(synth):
+    return synth.say(TEXT, emotion="neutral")
+
+
+def _voiced_median_st(f0_hz: np.ndarray) -> float:
+    voiced = f0_hz[f0_hz > 0]
+    return float(12 * np.log2(np.median(voiced) / 100.0))
+
+
+def test_utterance_has_audio_sample_exact_timings_and_f0(neutral):
+    u = neutral
+    assert u.sample_rate_hz == 24_000 and u.audio.dtype == np.float32 and u.duration_s > 2.0
+    assert np.max(np.abs(u.audio)) <= 0.98 + 1e-6
+    starts = [p.start_sample for p in u.phonemes]
+    assert starts == sorted(starts)
+    assert all(p.end_sample > p.start_sample for p in u.phonemes)
+    assert u.phonemes[-1].end_sample <= len(u.audio)
+    # Every phoneme span is a whole number of model frames (600 samples).
+    assert all((p.end_sample - p.start_sample) % 600 == 0 for p in u.phonemes)
+    assert len(u.f0_hz) == -(-len(u.audio) // 300) and u.f0_step_s == 0.0125
+    assert len(u.chunks) == 2 and u.emotion.intensity == 0
+    assert u.scores is not None and abs(sum(u.scores.probabilities.values()) - 1) < 1e-9
+
+
+def test_silence_between_sentences_has_no_phonemes_and_no_f0(neutral):
+    u = neutral
+    gaps = [(a.end_sample, b.start_sample) for a, b in zip(u.phonemes, u.phonemes[1:]) if b.start_sample - a.end_sample > 2400]
+    assert gaps, "a sentence pause of at least 0.1 s is expected"
+    start, end = gaps[0]
+    assert np.max(np.abs(u.audio[start + 1200:end - 1200])) < 1e-6  # the inserted pause is silent
+    assert np.all(u.f0_hz[(start + 1200) // 300:(end - 1200) // 300] == 0)
+
+
+def test_the_audio_follows_the_prosody_plan(synth, neutral):
+    """F0 and timing measured on the output move as the emotion's controls ask."""
+    plan = synth.plan("anger:1.5")
+    angry = synth.say(TEXT, emotion="anger:1.5")
+    shift = _voiced_median_st(angry.f0_hz) - _voiced_median_st(neutral.f0_hz)
+    assert abs(shift - plan.controls.f0_shift_st) < 1.0
+    spoken = lambda u: sum(p.end_sample - p.start_sample for p in u.phonemes)  # noqa: E731
+    assert spoken(angry) / spoken(neutral) == pytest.approx(plan.controls.duration_factor, rel=0.06)
+
+
+@pytest.mark.parametrize("voice", ["kumo", "alpha", "gongitsune", "nezumi", "tebukuro"])
+def test_tokens_point_where_human_actors_go(voice):
+    """Every shipped token moves each cue in the direction RAVDESS actors of that gender do."""
+    from emosynth.voice.fitting import ALPHA_GRID, human_tokens
+    from emosynth.voice.voices import load_voice, voice_catalog
+
+    human = human_tokens(voice_catalog()[voice].gender)
+    bank = load_voice(voice).tokens
+    for emotion, token in bank.tokens.items():
+        alpha = bank.info["alpha"][emotion]
+        assert alpha in ALPHA_GRID
+        np.testing.assert_allclose(token.controls.as_tuple(), (alpha * human[emotion]).as_tuple(), atol=1e-3)
+
+
+def test_intensity_zero_is_neutral_and_negation_mirrors(synth, neutral):
+    zero = synth.say(TEXT, emotion="joy:0")
+    np.testing.assert_array_equal(zero.audio, neutral.audio)
+    joy, minus = synth.plan("joy:0.5").controls, synth.plan("-joy:0.5").controls
+    np.testing.assert_allclose(joy.as_tuple(), [-v for v in minus.as_tuple()])
+    mix = synth.plan("joy:0.5,surprise:0.5").controls
+    half = [(a + b) / 2 for a, b in zip(synth.plan("joy").controls.as_tuple(), synth.plan("surprise").controls.as_tuple())]
+    np.testing.assert_allclose(mix.as_tuple(), half)
+
+
+def test_stream_yields_the_chunks_say_joins(synth, neutral):
+    chunks = list(synth.stream(TEXT, emotion="neutral"))
+    assert [c.text for c in chunks] == list(neutral.chunks)
+    assert sum(len(c.audio) for c in chunks) == len(neutral.audio)
+    assert sum(len(c.phonemes) for c in chunks) == len(neutral.phonemes)
+
+
+def test_blend_sits_between_its_voices():
+    text = "The library opens at nine."
+    f0 = {v: _voiced_median_st(Synthesizer(v).say(text, score=False).f0_hz) for v in ("kumo", "alpha", "kumo:0.5,alpha:0.5")}
+    assert f0["kumo"] < f0["kumo:0.5,alpha:0.5"] < f0["alpha"]
+
+
+def test_save_writes_wav_and_flac_atomically(neutral, tmp_path):
+    for name in ("out.wav", "out.flac"):
+        path = neutral.save(tmp_path / name)
+        data, rate = sf.read(path)
+        assert rate == 24_000 and len(data) == len(neutral.audio)
+    with pytest.raises(AudioError, match="accepted: .wav, .flac"):
+        neutral.save(tmp_path / "out.mp3")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.flac", "out.wav"]
+    assert json.loads(json.dumps(neutral.to_dict()))["phonemes"][0]["start_sample"] == neutral.phonemes[0].start_sample
+
+
+def test_bad_input_gets_specific_errors(synth):
+    with pytest.raises(TextError):
+        synth.say("   ")
+    with pytest.raises(EmotionSpecError, match="joy"):
+        synth.say(TEXT, emotion="joi")
+    with pytest.raises(VoiceError, match="unknown voice"):
+        Synthesizer("robot")
+
+
+def test_cli_say_writes_audio_and_sidecar(tmp_path):
+    out = tmp_path / "hello.wav"
+    run = subprocess.run([sys.executable, "-m", "emosynth", "say", "Hello there, my friend.", "--emotion", "joy:0.7",
+                          "--out", str(out), "--json"], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert "recognizer hears:" in run.stdout
+    sidecar = json.loads(out.with_suffix(".json").read_text())
+    assert sidecar["emotion"]["text"] == "joy:0.7" or sidecar["emotion"]["text"].startswith("joy:0.7")
+    assert sidecar["phonemes"] and sidecar["scores"]["label"] in sidecar["scores"]["probabilities"]
+    assert sf.info(str(out)).samplerate == 24_000
+
+
+def test_cli_say_bad_emotion_is_one_line_and_writes_nothing(tmp_path):
+    out = tmp_path / "x.wav"
+    run = subprocess.run([sys.executable, "-m", "emosynth", "say", "Hi.", "--emotion", "suprise", "--out", str(out)],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 1 and "surprise" in run.stderr and "Traceback" not in run.stderr
+    assert not out.exists()
