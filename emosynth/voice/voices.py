@@ -12,6 +12,7 @@ linearly with the same weights (weights are normalised to sum to 1).
 
 from __future__ import annotations
 
+import difflib
 import json
 from dataclasses import dataclass
 from functools import lru_cache
@@ -86,7 +87,7 @@ def _parse_voice_spec(spec: str) -> list[tuple[str, float]]:
         name, _, weight = term.partition(":")
         name = name.strip().lower()
         if name not in catalog:
-            close = [n for n in catalog if n.startswith(name[:2])] if name else []
+            close = difflib.get_close_matches(name, list(catalog), n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise VoiceError(f"unknown voice {name!r}{hint}; voices: {', '.join(catalog)}; "
                              "a blend is written kumo:0.6,alpha:0.4")
