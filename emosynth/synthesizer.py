@@ -39,6 +39,7 @@ AUDIO_FORMATS = {".wav": "WAV", ".flac": "FLAC"}
 # of F0 steps (0.05 s = 4 x 12.5 ms), so chunk F0 tracks join without a shift.
 _EDGE_S = 0.05
 _PEAK_LIMIT = 0.98
+_F0_STEP_SAMPLES = int(F0_STEP_S * SAMPLE_RATE_HZ)  # 300 samples a 12.5 ms F0 step
 
 
 @dataclass(frozen=True)
@@ -152,9 +153,8 @@ class Synthesizer:
         edge = int(_EDGE_S * SAMPLE_RATE_HZ)
         start = max(0, out.speech_start_sample - edge)
         end = min(len(out.audio), out.speech_end_sample + edge)
-        step = int(F0_STEP_S * SAMPLE_RATE_HZ)
         n_pause = int(round(chunk.pause_after_s * SAMPLE_RATE_HZ))
-        n_pause += -(end - start + n_pause) % step  # chunks stay whole F0 steps long
+        n_pause += -(end - start + n_pause) % _F0_STEP_SAMPLES  # chunks stay whole F0 steps long
         pause = np.zeros(n_pause, dtype=np.float32)
         audio = np.concatenate([out.audio[start:end] * c.gain, pause]).astype(np.float32)
         phonemes = tuple(PhonemeTiming(s.symbol, s.start_sample - start, s.end_sample - start)
@@ -165,9 +165,8 @@ class Synthesizer:
 
 def _f0_over(f0_hz: np.ndarray, start_sample: int, n_samples: int) -> np.ndarray:
     """The F0 contour re-cut to a chunk's audio (start offset, pause appended as 0 Hz)."""
-    step = int(F0_STEP_S * SAMPLE_RATE_HZ)  # 300 samples
-    first = start_sample // step
-    n_steps = -(-n_samples // step)
+    first = start_sample // _F0_STEP_SAMPLES
+    n_steps = -(-n_samples // _F0_STEP_SAMPLES)
     out = np.zeros(n_steps, dtype=np.float32)
     part = f0_hz[first:first + n_steps]
     out[: len(part)] = np.where(part >= 40.0, part, 0.0)  # the model writes 10-15 Hz when unvoiced
@@ -178,11 +177,10 @@ def _join(chunks: list[SpeechChunk]) -> tuple[np.ndarray, tuple[PhonemeTiming, .
     """Concatenate chunks, shifting phoneme timings; limit the peak so no sample clips."""
     audio = np.concatenate([c.audio for c in chunks])
     phonemes, offset = [], 0
-    step = int(F0_STEP_S * SAMPLE_RATE_HZ)
-    f0 = np.zeros(-(-len(audio) // step), dtype=np.float32)
+    f0 = np.zeros(-(-len(audio) // _F0_STEP_SAMPLES), dtype=np.float32)
     for c in chunks:
         phonemes += [PhonemeTiming(p.symbol, p.start_sample + offset, p.end_sample + offset) for p in c.phonemes]
-        first = offset // step
+        first = offset // _F0_STEP_SAMPLES
         f0[first:first + len(c.f0_hz)] = c.f0_hz[: len(f0) - first]
         offset += len(c.audio)
     peak = float(np.max(np.abs(audio))) if audio.size else 0.0

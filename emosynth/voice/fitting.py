@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..audio import Audio
 from ..emotions import PRIMARY_EMOTIONS
 from ..profiles import load_human_profiles
 from ..recognizer import Recognizer, SpeakerReference
@@ -109,7 +110,7 @@ def fit_voice(
         rows = []
         for text in sentences:
             audio = synth.say(text, emotion=emotion, score=False).audio
-            rows.append(recognizer.features(_audio16(audio)))
+            rows.append(recognizer.features(Audio(audio, SAMPLE_RATE_HZ)))  # resampled there
             if progress:
                 progress()
         return np.stack(rows)
@@ -138,12 +139,6 @@ def _choose_alpha(scores: dict[float, float]) -> float:
         if scores[alpha] >= scores[best] + MIN_GAIN:
             best = alpha
     return best
-
-
-def _audio16(audio: np.ndarray):
-    from ..audio import prepare_array
-
-    return prepare_array(audio, SAMPLE_RATE_HZ, target_rate_hz=16_000)
 
 
 def save_fit(result: FitResult, name: str) -> None:
