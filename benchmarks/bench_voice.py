@@ -4,7 +4,7 @@ identity and speed, judged by the recognizer trained on human speech.
     python benchmarks/bench_voice.py --voices kumo --out benchmarks/results/voice_kumo.json
 
 Per voice: every primary at intensity 1.0 on BENCH_SENTENCES (neutral wording; none of them is a
-fitting sentence or a RAVDESS sentence), plus an intensity sweep (0.25, 0.5, 0.75, 1) of every
+fitting sentence or a RAVDESS sentence), plus an intensity sweep (0, 0.25, 0.5, 0.75, 1) of every
 non-neutral primary on the first ``--sweep-sentences`` of them. Clips are written to a folder with a
 manifest and measured by `emosynth.evaluation.evaluate` (neutral reference = the voice's neutral
 renditions of the same sentences). Speed: `Synthesizer.say` (text to saved audio, scoring off) vs
@@ -51,9 +51,10 @@ BENCH_SENTENCES = (
     "The lecture starts after the lunch break.",
     "My brother works at a hotel near the harbour.",
 )
-# Intensity 0 is the neutral clip; the harness groups the sweep by target emotion, so listing the
-# neutral clip under every emotion would make it its own speaker reference. The sweep starts at 0.25.
-INTENSITIES = (0.25, 0.5, 0.75, 1.0)
+# Intensity 0 is rendered as its own clip labelled with the sweep's emotion (it is the neutral audio:
+# "joy:0" is bit-identical to "neutral"), so the sweep has the five points; it is read
+# against the voice's neutral reference, which holds the same sentence's neutral clip.
+INTENSITIES = (0.0, 0.25, 0.5, 0.75, 1.0)
 
 
 def generate(voice: str, folder: Path, n_sentences: int, sweep_sentences: int) -> Path:

@@ -48,7 +48,14 @@ def cli() -> None:
 @click.option("--json", "as_json", is_flag=True,
               help="Also write OUT with suffix .json: phoneme timings, F0 track, the resolved emotion, scores.")
 @click.option("--no-score", is_flag=True, help="Skip the recognizer's verdict (faster).")
-def say(text: str | None, emotion: str, voice: str | None, out_path: Path, as_json: bool, no_score: bool) -> None:
+@click.option("--face", "face_dir", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Also animate the face: write its blendshape track into this folder as a Live Link Face "
+                   "CSV, JSON curves and an EmoTalk-order .npy, named after --out.")
+@click.option("--fps", type=click.Choice([str(f) for f in (24, 25, 30, 50, 60)]), default="30", show_default=True,
+              help="Frame rate of the face track.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the face's blinks, gaze and head motion.")
+def say(text: str | None, emotion: str, voice: str | None, out_path: Path, as_json: bool, no_score: bool,
+        face_dir: Path | None, fps: str, seed: int) -> None:
     """Speak TEXT with an emotion and print the recognizer's verdict.
 
     With no TEXT, speaks a short demonstration sentence.
@@ -59,11 +66,20 @@ def say(text: str | None, emotion: str, voice: str | None, out_path: Path, as_js
     if out_path.suffix.lower() not in AUDIO_FORMATS:  # refuse before any work is done
         raise click.BadParameter(f"{out_path}: accepted suffixes are {', '.join(AUDIO_FORMATS)}", param_hint="--out")
     utterance = Synthesizer(voice=voice).say(text or _DEMO_TEXT, emotion=emotion, score=not no_score)
+    track = None
+    if face_dir is not None:  # animate before writing anything, so an error leaves no partial output
+        from .face import TRACK_FORMATS, animate_utterance
+
+        track = animate_utterance(utterance, fps=int(fps), seed=seed)
     utterance.save(out_path)
     if as_json:
         write_text_atomic(out_path.with_suffix(".json"), json.dumps(utterance.to_dict(), indent=1) + "\n")
     click.echo(f"wrote {out_path} ({utterance.duration_s:.2f} s, voice {utterance.voice}, "
                f"emotion {utterance.emotion.text})")
+    if track is not None:
+        written = [track.save(face_dir / f"{out_path.stem}{suffix}") for suffix in TRACK_FORMATS]
+        click.echo(f"wrote face track ({track.n_frames} frames at {track.fps} fps): "
+                   + ", ".join(str(p) for p in written))
     if utterance.scores is not None:
         s = utterance.scores
         top = ", ".join(f"{e} {p:.2f}" for e, p in sorted(s.probabilities.items(), key=lambda kv: -kv[1])[:3])

@@ -13,6 +13,7 @@ __all__ = [
     "ManifestError",
     "MissingExtraError",
     "EmotionSpecError",
+    "FaceError",
 ]
 
 
@@ -38,6 +39,10 @@ class ManifestError(EmosynthError):
 
 class EmotionSpecError(EmosynthError):
     """An emotion spec (``joy:0.7``, ``va:0.6,0.4``, ...) that does not follow the grammar."""
+
+
+class FaceError(EmosynthError):
+    """Face animation input or output that cannot be used (no timings, bad frame rate, bad track file)."""
 
 
 class MissingExtraError(EmosynthError):

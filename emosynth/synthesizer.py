@@ -39,6 +39,11 @@ AUDIO_FORMATS = {".wav": "WAV", ".flac": "FLAC"}
 # of F0 steps (0.05 s = 4 x 12.5 ms), so chunk F0 tracks join without a shift.
 _EDGE_S = 0.05
 _PEAK_LIMIT = 0.98
+# Kokoro's neutral output already peaks near full scale, so without headroom the peak limit would
+# cancel every positive loudness offset of an emotion. 6 dB leaves room for anger's +4.5 dB at
+# intensity 1 (human profile, normal intensity); louder requests are limited.
+_HEADROOM_DB = 6.0
+_HEADROOM_GAIN = 10.0 ** (-_HEADROOM_DB / 20.0)
 _F0_STEP_SAMPLES = int(F0_STEP_S * SAMPLE_RATE_HZ)  # 300 samples a 12.5 ms F0 step
 
 
@@ -156,7 +161,7 @@ class Synthesizer:
         n_pause = int(round(chunk.pause_after_s * SAMPLE_RATE_HZ))
         n_pause += -(end - start + n_pause) % _F0_STEP_SAMPLES  # chunks stay whole F0 steps long
         pause = np.zeros(n_pause, dtype=np.float32)
-        audio = np.concatenate([out.audio[start:end] * c.gain, pause]).astype(np.float32)
+        audio = np.concatenate([out.audio[start:end] * (c.gain * _HEADROOM_GAIN), pause]).astype(np.float32)
         phonemes = tuple(PhonemeTiming(s.symbol, s.start_sample - start, s.end_sample - start)
                          for s in out.token_spans)
         return SpeechChunk(text=chunk.text, audio=audio, phonemes=phonemes,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -65,6 +66,19 @@ def test_the_audio_follows_the_prosody_plan(synth, neutral):
     assert abs(shift - plan.controls.f0_shift_st) < 1.0
     spoken = lambda u: sum(p.end_sample - p.start_sample for p in u.phonemes)  # noqa: E731
     assert spoken(angry) / spoken(neutral) == pytest.approx(plan.controls.duration_factor, rel=0.06)
+
+
+def test_loudness_offsets_survive_the_peak_limit(synth, neutral):
+    """A louder emotion is louder in the output: the headroom keeps the limiter from undoing it."""
+    from emosynth.voice.prosody import EmotionToken, EmotionTokenBank, ProsodyControls
+
+    loud = {e: EmotionToken(style=np.zeros(128), controls=ProsodyControls(loudness_db=4.5))
+            for e in synth.voice.tokens.tokens}
+    voice = dataclasses.replace(synth.voice, tokens=EmotionTokenBank(tokens=loud))
+    louder = Synthesizer(voice).say(TEXT, emotion="anger", score=False)
+    rms = lambda a: float(np.sqrt(np.mean(a.astype(np.float64) ** 2)))  # noqa: E731
+    assert 20 * np.log10(rms(louder.audio) / rms(neutral.audio)) == pytest.approx(4.5, abs=0.1)
+    assert np.max(np.abs(louder.audio)) <= 0.98 + 1e-6
 
 
 @pytest.mark.parametrize("voice", ["kumo", "alpha", "gongitsune", "nezumi", "tebukuro"])

@@ -1,0 +1,94 @@
+"""Speech in, a talking face's blendshape track out (EmoTalk's split: content and emotion apart).
+
+>>> utt = Synthesizer("kumo").say("The train leaves at ten.", emotion="joy:0.7")   # doctest: +SKIP
+>>> track = animate_utterance(utt)                                                # doctest: +SKIP
+>>> track.save("joy.csv")       # Live Link Face CSV; .json and .npy too          # doctest: +SKIP
+
+Layers, in this order: the mouth from the phoneme timings and the audio's loudness
+(:mod:`.visemes`), plus the emotion's expression (:mod:`.expression`, eased in over the first
+quarter second), plus life (:mod:`.life`: blinks, gaze, head motion). Lip closures are applied
+last, so no expression or exaggerated intensity ever parts the lips on a p, b or m.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..emotions import EmotionSpec, circumplex_array, parse_emotion
+from ..errors import FaceError
+from .arkit import index_of
+from .expression import expression_layer
+from .life import blink_curve, gaze_path, gaze_weights, head_motion
+from .track import FRAME_RATES, BlendshapeTrack
+from .visemes import close_lips, loudness_envelope, mouth_segments, mouth_weights
+
+if TYPE_CHECKING:
+    from ..synthesizer import PhonemeTiming, Utterance
+
+__all__ = ["animate", "animate_utterance", "DEFAULT_FPS"]
+
+DEFAULT_FPS = 30
+_EXPRESSION_ONSET_S = 0.25
+_BLINK = (index_of("eyeBlinkLeft"), index_of("eyeBlinkRight"))
+
+
+def animate(
+    audio: np.ndarray,
+    sample_rate_hz: int,
+    phonemes: Sequence["PhonemeTiming"],
+    *,
+    emotion: str | EmotionSpec = "neutral",
+    fps: int = DEFAULT_FPS,
+    seed: int = 0,
+) -> BlendshapeTrack:
+    """The face for ``audio`` (n,) whose phonemes are known to the sample (``Utterance.phonemes``).
+
+    ``emotion`` is any spec (``joy:0.7``, a mixture, a negation, ``va:...``); ``seed`` fixes the
+    blinks, gaze and head motion. Raises :class:`FaceError` for an unsupported frame rate, empty
+    audio or phoneme timings outside the audio.
+    """
+    if fps not in FRAME_RATES:
+        raise FaceError(f"frame rate {fps} is not supported; accepted: {', '.join(map(str, FRAME_RATES))}")
+    x = np.asarray(audio, dtype=np.float64).reshape(-1)
+    if x.size == 0 or sample_rate_hz <= 0:
+        raise FaceError("cannot animate empty audio")
+    if phonemes and max(p.end_sample for p in phonemes) > x.size:
+        raise FaceError(f"phoneme timings run to sample {max(p.end_sample for p in phonemes)}, past the "
+                        f"audio's {x.size} samples: they belong to other audio")
+    spec = parse_emotion(emotion)
+    n = int(np.ceil(x.size / sample_rate_hz * fps))
+    times = np.arange(n) / fps
+    loudness = loudness_envelope(x, sample_rate_hz, times)
+
+    segments = mouth_segments([(p.symbol, p.start_sample / sample_rate_hz, p.end_sample / sample_rate_hz)
+                               for p in phonemes])
+    weights, closed = mouth_weights(segments, times, loudness)
+    onset = np.clip(times / _EXPRESSION_ONSET_S, 0.0, 1.0)[:, None]
+    weights = weights + onset * expression_layer(spec)[None, :]
+
+    rng = np.random.default_rng(seed)
+    arousal = float(np.clip(np.asarray(spec.weights) @ circumplex_array()[:, 1], -1.0, 1.0))
+    blink = blink_curve(n, fps, arousal, rng)
+    for i in _BLINK:
+        weights[:, i] = np.maximum(weights[:, i], blink)
+    gaze = gaze_path(n, fps, arousal, rng)
+    for shape, curve in gaze_weights(gaze).items():
+        weights[:, index_of(shape)] += curve
+    head = head_motion(n, fps, arousal, loudness, rng)
+
+    weights = np.clip(weights, 0.0, 1.0)
+    close_lips(weights, closed)
+    info = {"emotion": spec.to_dict(), "fps": fps, "seed": seed, "arousal": round(arousal, 4),
+            "mouth": "phoneme timings (dominance coarticulation) and loudness", "expression": "FACS prototypes"}
+    return BlendshapeTrack(fps=fps, weights=weights.astype(np.float32), head_rotation=head, gaze=gaze, info=info)
+
+
+def animate_utterance(utterance: "Utterance", *, fps: int = DEFAULT_FPS, seed: int = 0) -> BlendshapeTrack:
+    """The face for speech from :meth:`Synthesizer.say`, with its timings and emotion."""
+    track = animate(utterance.audio, utterance.sample_rate_hz, utterance.phonemes,
+                    emotion=utterance.emotion, fps=fps, seed=seed)
+    return BlendshapeTrack(fps=track.fps, weights=track.weights, head_rotation=track.head_rotation,
+                           gaze=track.gaze, info={**track.info, "voice": utterance.voice, "text": utterance.text})

@@ -1,0 +1,191 @@
+"""The face animator on real synthesized speech: lip closures, lip sync, expressions, life, and the
+formats game engines read."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from emosynth.errors import FaceError
+from emosynth.face import ARKIT_BLENDSHAPES, BlendshapeTrack, animate, animate_utterance
+from emosynth.face.life import blink_curve
+from emosynth.face.visemes import LIP_OPENING_SHAPES, loudness_envelope
+from emosynth.synthesizer import Synthesizer
+
+TEXT = "Bob bought a map, and my mum made apple pie. Maybe both of them will pay."
+# The Live Link Face app's CSV header, as the app writes it (and Unreal's importer reads it).
+LLF_HEADER = (
+    "Timecode,BlendShapeCount,EyeBlinkLeft,EyeLookDownLeft,EyeLookInLeft,EyeLookOutLeft,EyeLookUpLeft,"
+    "EyeSquintLeft,EyeWideLeft,EyeBlinkRight,EyeLookDownRight,EyeLookInRight,EyeLookOutRight,EyeLookUpRight,"
+    "EyeSquintRight,EyeWideRight,JawForward,JawRight,JawLeft,JawOpen,MouthClose,MouthFunnel,MouthPucker,"
+    "MouthRight,MouthLeft,MouthSmileLeft,MouthSmileRight,MouthFrownLeft,MouthFrownRight,MouthDimpleLeft,"
+    "MouthDimpleRight,MouthStretchLeft,MouthStretchRight,MouthRollLower,MouthRollUpper,MouthShrugLower,"
+    "MouthShrugUpper,MouthPressLeft,MouthPressRight,MouthLowerDownLeft,MouthLowerDownRight,MouthUpperUpLeft,"
+    "MouthUpperUpRight,BrowDownLeft,BrowDownRight,BrowInnerUp,BrowOuterUpLeft,BrowOuterUpRight,CheekPuff,"
+    "CheekSquintLeft,CheekSquintRight,NoseSneerLeft,NoseSneerRight,TongueOut,HeadYaw,HeadPitch,HeadRoll,"
+    "LeftEyeYaw,LeftEyePitch,LeftEyeRoll,RightEyeYaw,RightEyePitch,RightEyeRoll"
+)
+
+
+@pytest.fixture(scope="module")
+def synth() -> Synthesizer:
+    return Synthesizer("kumo")
+
+
+@pytest.fixture(scope="module")
+def speech(synth):
+    return {e: synth.say(TEXT, emotion=e, score=False) for e in ("neutral", "joy", "surprise:1.5", "anger")}
+
+
+def _lips_apart(track: BlendshapeTrack) -> np.ndarray:
+    """How far the lips are parted per frame: jaw opening not cancelled by mouthClose, plus the
+    shapes that part the lips."""
+    apart = track.curve("jawOpen") - track.curve("mouthClose")
+    return apart + sum(track.curve(s) for s in LIP_OPENING_SHAPES)
+
+
+@pytest.mark.parametrize("emotion", ["neutral", "joy", "surprise:1.5", "anger"])
+@pytest.mark.parametrize("fps", [30, 60])
+def test_lips_close_on_every_bilabial(speech, emotion, fps):
+    utt = speech[emotion]
+    track = animate_utterance(utt, fps=fps)
+    bilabials = [p for p in utt.phonemes if p.symbol in "pbm"]
+    assert len(bilabials) >= 10
+    apart = _lips_apart(track)
+    closed = 0
+    for p in bilabials:
+        frame = int(round((p.start_sample + p.end_sample) / 2 / utt.sample_rate_hz * fps))
+        closed += apart[min(frame, track.n_frames - 1)] <= 0.02
+    assert closed / len(bilabials) >= 0.95
+    # and the mouth is really open on the vowels around them
+    vowels = [p for p in utt.phonemes if p.symbol in "æɑʌ"]
+    open_ = [track.curve("jawOpen")[int((p.start_sample + p.end_sample) / 2 / utt.sample_rate_hz * fps)] for p in vowels]
+    assert np.median(open_) > 0.15
+
+
+def test_mouth_follows_the_audio_within_40_ms(speech):
+    utt = speech["neutral"]
+    track = animate_utterance(utt, fps=60)
+    times = np.arange(track.n_frames) / 60
+    loud = loudness_envelope(utt.audio, utt.sample_rate_hz, times)
+    jaw = track.curve("jawOpen").astype(np.float64)
+    a, b = jaw - jaw.mean(), loud - loud.mean()
+    lags = range(-6, 7)  # +-100 ms
+    xc = [np.dot(a[max(0, k):len(a) + min(0, k)], b[max(0, -k):len(b) - max(0, k)]) for k in lags]
+    best = list(lags)[int(np.argmax(xc))]
+    assert abs(best) / 60 <= 0.04
+    assert np.corrcoef(a, b)[0, 1] > 0.3  # nasals are loud with the jaw nearly shut
+    # the mouth rests where there is no speech (lead-in, the pause between sentences, the end)
+    silent = loud < 0.02
+    pauses = silent.copy()  # silences of 100 ms or more: not a stop's closure
+    for i in range(len(silent)):
+        run = silent[max(0, i - 3):i + 4]
+        pauses[i] = silent[i] and run.size == 7 and run.all()
+    assert pauses.sum() > 10 and np.percentile(jaw[pauses], 90) < 0.06
+
+
+def test_expressions_show_their_action_units(speech):
+    neutral = animate_utterance(speech["neutral"])
+    joy = animate_utterance(speech["joy"])
+    anger = animate_utterance(speech["anger"])
+    steady = slice(15, None)  # after the quarter-second onset
+    smile = lambda t: t.curve("mouthSmileLeft")[steady].mean()  # noqa: E731
+    assert smile(joy) > 0.6 and smile(neutral) < 0.05
+    assert anger.curve("browDownLeft")[steady].mean() > 0.6 and neutral.curve("browDownLeft").max() == 0
+    assert joy.curve("cheekSquintRight")[steady].mean() > 0.4
+
+
+def test_intensity_mixture_and_negation_work_like_the_voice(speech):
+    utt = speech["neutral"]
+    args = (utt.audio, utt.sample_rate_hz, utt.phonemes)
+    steady = slice(15, None)
+    full = animate(*args, emotion="joy").curve("mouthSmileLeft")[steady]
+    half = animate(*args, emotion="joy:0.5").curve("mouthSmileLeft")[steady]
+    assert half.mean() == pytest.approx(full.mean() / 2, rel=0.05)
+    negated = animate(*args, emotion="-joy:0.5")
+    assert negated.curve("mouthSmileLeft").max() == 0.0
+    assert negated.curve("mouthFrownLeft")[steady].mean() == pytest.approx(0.4, abs=0.02)
+    mix = animate(*args, emotion="joy:0.5,surprise:0.5")
+    assert mix.curve("mouthSmileLeft")[steady].mean() > 0.3 and mix.curve("browOuterUpLeft")[steady].mean() > 0.3
+
+
+def test_life_is_seeded_and_livelier_with_arousal(speech):
+    utt = speech["neutral"]
+    a = animate_utterance(utt, seed=3)
+    b = animate_utterance(utt, seed=3)
+    c = animate_utterance(utt, seed=4)
+    np.testing.assert_array_equal(a.weights, b.weights)
+    assert not np.array_equal(a.gaze, c.gaze)
+    assert np.abs(a.head_rotation).max() < 0.2  # small motion, radians
+
+    def blinks(arousal):
+        curve = blink_curve(30 * 600, 30, arousal, np.random.default_rng(0))
+        return int(np.sum((curve[1:] >= 0.5) & (curve[:-1] < 0.5)))
+    assert 12 * 10 <= blinks(0.0) <= 22 * 10  # about 17 a minute over 10 minutes
+    assert blinks(0.8) > blinks(0.0) > blinks(-0.8)
+
+
+def test_formats_keep_names_and_orders(speech, tmp_path):
+    track = animate_utterance(speech["joy"], fps=60)
+    csv_path, json_path, npy_path = (track.save(tmp_path / f"t{s}") for s in (".csv", ".json", ".npy"))
+    lines = csv_path.read_text().splitlines()
+    assert lines[0] == LLF_HEADER
+    assert len(lines) == track.n_frames + 1
+    first, second = lines[1].split(","), lines[61].split(",")
+    assert first[:2] == ["00:00:00:00.000", "61"] and second[0] == "00:00:01:00.000"
+    assert len(first) == 63
+    # columns are found by name: JawOpen's column holds the jawOpen curve
+    col = LLF_HEADER.split(",").index("JawOpen")
+    np.testing.assert_allclose([float(line.split(",")[col]) for line in lines[1:]], track.curve("jawOpen"), atol=1e-6)
+    for path in (csv_path, json_path):
+        back = BlendshapeTrack.load(path)
+        assert back.fps == 60
+        np.testing.assert_allclose(back.weights, track.weights, atol=1e-5)
+        np.testing.assert_allclose(back.head_rotation, track.head_rotation, atol=1e-5)
+    arr = np.load(npy_path)
+    assert arr.shape == (track.n_frames, 52) and arr.dtype == np.float32
+    names = sorted(ARKIT_BLENDSHAPES)
+    assert names[0] == "browDownLeft" and names[-1] == "tongueOut"
+    np.testing.assert_array_equal(arr[:, names.index("mouthSmileLeft")], track.curve("mouthSmileLeft"))
+    np.testing.assert_array_equal(BlendshapeTrack.load(npy_path, fps=60).weights, track.weights)
+    curves = json.loads(json_path.read_text())["blendshapes"]
+    assert set(curves) == set(ARKIT_BLENDSHAPES)
+
+
+def test_bad_input_gets_specific_errors(speech, tmp_path):
+    utt = speech["neutral"]
+    with pytest.raises(FaceError, match="frame rate 29"):
+        animate(utt.audio, utt.sample_rate_hz, utt.phonemes, fps=29)
+    with pytest.raises(FaceError, match="past the audio"):
+        animate(utt.audio[:1000], utt.sample_rate_hz, utt.phonemes)
+    with pytest.raises(FaceError, match="empty"):
+        animate(np.zeros(0), 24_000, [])
+    track = animate_utterance(utt)
+    with pytest.raises(FaceError, match=r"accepted: \.csv"):
+        track.save(tmp_path / "t.fbx")
+    assert not list(tmp_path.iterdir())
+    track.save(tmp_path / "t.npy")
+    with pytest.raises(FaceError, match="pass fps"):
+        BlendshapeTrack.load(tmp_path / "t.npy")
+    (tmp_path / "bad.csv").write_text("Timecode,JawOpen\n00:00:00:00.000,0.1\n")
+    with pytest.raises(FaceError, match="not a blendshape track"):
+        BlendshapeTrack.load(tmp_path / "bad.csv", fps=30)
+
+
+def test_cli_say_with_face_writes_audio_and_three_tracks(tmp_path):
+    out = tmp_path / "hi.wav"
+    r = subprocess.run([sys.executable, "-m", "emosynth", "say", "--emotion", "joy:0.7", "--no-score",
+                        "--face", str(tmp_path / "face"), "--fps", "60", "-o", str(out), "My map."],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert out.exists()
+    assert sorted(p.name for p in (tmp_path / "face").iterdir()) == ["hi.csv", "hi.json", "hi.npy"]
+    track = BlendshapeTrack.load(tmp_path / "face" / "hi.json")
+    assert track.fps == 60 and track.info["emotion"]["text"] == "joy:0.70"
+    r = subprocess.run([sys.executable, "-m", "emosynth", "say", "--fps", "29", "--face", str(tmp_path / "f2"),
+                        "-o", str(tmp_path / "x.wav"), "Hi."], capture_output=True, text=True)
+    assert r.returncode == 2 and "29" in r.stderr and not (tmp_path / "x.wav").exists()
