@@ -227,6 +227,58 @@ def train_ser(data_dir: Path, out_path: Path, folds: int, seed: int, workers: in
 
 
 @cli.command()
+@click.argument("audio", type=click.Path(path_type=Path))
+@click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=Path("face"),
+              show_default=True, help="Folder for the track: Live Link Face CSV, JSON curves, EmoTalk-order .npy.")
+@click.option("--emotion", "-e", default="auto", show_default=True,
+              help="The face's emotion: a spec (joy:0.7, ...) or auto (the recognizer's reading of the audio).")
+@click.option("--fps", type=click.Choice([str(f) for f in (24, 25, 30, 50, 60)]), default="30", show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the blinks, gaze and head motion.")
+def animate(audio: Path, out_dir: Path, emotion: str, fps: str, seed: int) -> None:
+    """Animate a face from a recording (WAV, FLAC, MP3, OGG): the mouth from the audio-to-mouth model,
+    the expression from --emotion."""
+    from .audio import load_audio
+    from .face import TRACK_FORMATS, animate as animate_face
+    from .face.animator import MAX_AUDIO_S
+
+    clip = load_audio(audio)
+    if clip.duration_s > MAX_AUDIO_S:
+        raise click.BadParameter(f"{audio} lasts {clip.duration_s:.0f} s; animate at most {MAX_AUDIO_S:.0f} s "
+                                 "at a time (split longer recordings)", param_hint="AUDIO")
+    track = animate_face(clip.samples, clip.sample_rate_hz, emotion=emotion, fps=int(fps), seed=seed)
+    written = [track.save(out_dir / f"{audio.stem}{suffix}") for suffix in TRACK_FORMATS]
+    click.echo(f"emotion {track.info['emotion']['text']}; {track.n_frames} frames at {track.fps} fps: "
+               + ", ".join(str(p) for p in written))
+
+
+@cli.command("train-face")
+@click.option("--out", "out_path", type=click.Path(path_type=Path), default=Path("audio_face.npz"),
+              show_default=True, help="Where to write the model (.npz).")
+@click.option("--utterances", default=40, show_default=True, help="Utterances each voice speaks for training.")
+@click.option("--held-out", default="alpha", show_default=True, help="Voice held out for the reported evaluation.")
+@click.option("--seed", default=0, show_default=True, help="Seed of the texts, emotions and network.")
+def train_face(out_path: Path, utterances: int, held_out: str, seed: int) -> None:
+    """Train the audio-to-mouth model on the voices' own speech and exact timings.
+
+    `emosynth train-face --out emosynth/models/audio_face.npz` reproduces the shipped model.
+    """
+    from tqdm import tqdm
+
+    from .face.train import train_audio_face
+    from .voice.voices import voice_catalog
+
+    voices = list(voice_catalog())
+    if held_out not in voices:
+        raise click.BadParameter(f"{held_out!r} is not a voice; choose from {', '.join(voices)}", param_hint="--held-out")
+    with tqdm(total=utterances * len(voices), desc="pairs", unit="utt", disable=not _show_progress()) as bar:
+        model, info = train_audio_face(voices, n_per_voice=utterances, held_out=held_out, seed=seed,
+                                       progress=bar.update)
+    model.save(out_path)
+    click.echo(json.dumps(info["held_out"], indent=1))
+    click.echo(f"model written to {out_path}")
+
+
+@cli.command()
 @click.argument("audio_dir", type=click.Path(path_type=Path))
 @click.option("--manifest", "-m", required=True, type=click.Path(path_type=Path),
               help="CSV or JSONL: file, emotion, and optionally intensity, text, speaker, valence, arousal.")

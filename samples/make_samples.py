@@ -1,9 +1,11 @@
-"""Regenerate the listenable samples and their table: python samples/make_samples.py"""
+"""Regenerate the listenable samples, their face curves and their table: python samples/make_samples.py"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from emosynth.emotions import PRIMARY_EMOTIONS
+from emosynth.face import animate_utterance
 from emosynth.synthesizer import Synthesizer
 
 TEXT = "The train to the coast leaves at ten, and we will be there by noon."
@@ -20,6 +22,8 @@ def main() -> None:
         u = synth.say(TEXT, emotion=spec)
         name = "kumo_" + spec.replace(":", "").replace(",", "_").replace("-", "neg_").replace(".", "") + ".flac"
         u.save(here / name)
+        if spec in PRIMARY_EMOTIONS:  # the face's curves too, as Live Link Face CSV (30 fps)
+            animate_utterance(u).save(here / "face" / name.replace(".flac", ".csv"))
         s = u.scores
         target = u.emotion.dominant
         rows.append(f"| [{name}]({name}) | `{u.emotion.text}` | {s.label} | {s.confidence:.2f} | "

@@ -189,3 +189,57 @@ def test_cli_say_with_face_writes_audio_and_three_tracks(tmp_path):
     r = subprocess.run([sys.executable, "-m", "emosynth", "say", "--fps", "29", "--face", str(tmp_path / "f2"),
                         "-o", str(tmp_path / "x.wav"), "Hi."], capture_output=True, text=True)
     assert r.returncode == 2 and "29" in r.stderr and not (tmp_path / "x.wav").exists()
+
+
+# -- audio alone: the audio-to-mouth model -------------------------------------------------------
+def test_audio_model_draws_the_mouth_the_timings_would(speech):
+    """On speech it never trained on (this text, with and without an emotion), the model's mouth
+    follows the timing-based one."""
+    for emotion in ("neutral", "anger"):
+        utt = speech[emotion]
+        timed = animate_utterance(utt, seed=1)
+        heard = animate(utt.audio, utt.sample_rate_hz, emotion=utt.emotion, seed=1)
+        assert heard.info["mouth"].startswith("audio-to-mouth model")
+        assert np.corrcoef(heard.curve("jawOpen"), timed.curve("jawOpen"))[0, 1] > 0.7
+        # expression and life do not depend on where the mouth came from
+        np.testing.assert_array_equal(heard.curve("browDownLeft"), timed.curve("browDownLeft"))
+        np.testing.assert_array_equal(heard.head_rotation, timed.head_rotation)
+
+
+def test_audio_model_on_human_speech_rests_in_silence_and_moves_with_speech(ravdess):
+    """RAVDESS actors (never seen in training): mouth near closed in the silence around the
+    sentence, open and moving while they speak."""
+    from emosynth.audio import load_audio
+
+    files = sorted(ravdess.glob("Actor_0[1-4]/03-01-0[1358]-01-01-01-*.flac"))
+    assert len(files) == 16
+    for path in files:
+        clip = load_audio(path)
+        track = animate(clip.samples, clip.sample_rate_hz, emotion="neutral", fps=60)
+        times = np.arange(track.n_frames) / 60
+        loud = loudness_envelope(clip.samples, clip.sample_rate_hz, times)
+        jaw = track.curve("jawOpen")
+        silence, speaking = loud < 0.01, loud > 0.3
+        assert silence.sum() > 30 and speaking.sum() > 30, path.name
+        assert np.percentile(jaw[silence], 90) < 0.06, path.name
+        assert jaw[speaking].mean() > 0.12 and jaw[speaking].std() > 0.04, path.name
+
+
+def test_cli_animate_a_recording_with_the_emotion_it_hears(tmp_path):
+    from importlib import resources
+
+    clip = resources.files("emosynth") / "data" / "samples" / "ravdess-12-anger.flac"
+    r = subprocess.run([sys.executable, "-m", "emosynth", "animate", str(clip), "--out", str(tmp_path / "f")],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert sorted(p.name for p in (tmp_path / "f").iterdir()) == [
+        "ravdess-12-anger.csv", "ravdess-12-anger.json", "ravdess-12-anger.npy"]
+    track = BlendshapeTrack.load(tmp_path / "f" / "ravdess-12-anger.json")
+    assert "anger" in track.info["emotion"]["text"]
+    assert track.curve("browDownLeft")[10:].mean() > 0.2  # the face frowns as the voice sounds
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(b"not audio at all")
+    r = subprocess.run([sys.executable, "-m", "emosynth", "animate", str(bad), "--out", str(tmp_path / "g")],
+                       capture_output=True, text=True)
+    assert r.returncode != 0 and "bad.wav" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "g").exists()

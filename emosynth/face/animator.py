@@ -5,7 +5,8 @@
 >>> track.save("joy.csv")       # Live Link Face CSV; .json and .npy too          # doctest: +SKIP
 
 Layers, in this order: the mouth from the phoneme timings and the audio's loudness
-(:mod:`.visemes`), plus the emotion's expression (:mod:`.expression`, eased in over the first
+(:mod:`.visemes`; for a recording without timings, from the audio-to-mouth model in
+:mod:`.audio_model`), plus the emotion's expression (:mod:`.expression`, eased in over the first
 quarter second), plus life (:mod:`.life`: blinks, gaze, head motion). Lip closures are applied
 last, so no expression or exaggerated intensity ever parts the lips on a p, b or m.
 """
@@ -20,17 +21,21 @@ import numpy as np
 from ..emotions import EmotionSpec, circumplex_array, parse_emotion
 from ..errors import FaceError
 from .arkit import index_of
+from .audio_model import AudioFaceModel
 from .expression import expression_layer
 from .life import blink_curve, gaze_path, gaze_weights, head_motion
 from .track import FRAME_RATES, BlendshapeTrack
 from .visemes import close_lips, loudness_envelope, mouth_segments, mouth_weights
 
 if TYPE_CHECKING:
+    from ..recognizer import Recognizer
     from ..synthesizer import PhonemeTiming, Utterance
 
 __all__ = ["animate", "animate_utterance", "DEFAULT_FPS"]
 
 DEFAULT_FPS = 30
+#: Longest recording `emosynth animate` takes in one piece (its features are held in memory).
+MAX_AUDIO_S = 600.0
 _EXPRESSION_ONSET_S = 0.25
 _BLINK = (index_of("eyeBlinkLeft"), index_of("eyeBlinkRight"))
 
@@ -38,17 +43,20 @@ _BLINK = (index_of("eyeBlinkLeft"), index_of("eyeBlinkRight"))
 def animate(
     audio: np.ndarray,
     sample_rate_hz: int,
-    phonemes: Sequence["PhonemeTiming"],
+    phonemes: Sequence["PhonemeTiming"] | None = None,
     *,
     emotion: str | EmotionSpec = "neutral",
     fps: int = DEFAULT_FPS,
     seed: int = 0,
+    recognizer: "Recognizer | None" = None,
 ) -> BlendshapeTrack:
-    """The face for ``audio`` (n,) whose phonemes are known to the sample (``Utterance.phonemes``).
+    """The face for ``audio`` (n,).
 
-    ``emotion`` is any spec (``joy:0.7``, a mixture, a negation, ``va:...``); ``seed`` fixes the
-    blinks, gaze and head motion. Raises :class:`FaceError` for an unsupported frame rate, empty
-    audio or phoneme timings outside the audio.
+    With ``phonemes`` (``Utterance.phonemes``, exact to the sample) the mouth comes from them; without,
+    from the audio-to-mouth model (:mod:`.audio_model`). ``emotion`` is any spec (``joy:0.7``, a
+    mixture, a negation, ``va:...``) or ``"auto"``: the recognizer's reading of the audio (its
+    probabilities as mixture weights). ``seed`` fixes the blinks, gaze and head motion. Raises
+    :class:`FaceError` for an unsupported frame rate, empty audio or phoneme timings outside the audio.
     """
     if fps not in FRAME_RATES:
         raise FaceError(f"frame rate {fps} is not supported; accepted: {', '.join(map(str, FRAME_RATES))}")
@@ -58,14 +66,19 @@ def animate(
     if phonemes and max(p.end_sample for p in phonemes) > x.size:
         raise FaceError(f"phoneme timings run to sample {max(p.end_sample for p in phonemes)}, past the "
                         f"audio's {x.size} samples: they belong to other audio")
-    spec = parse_emotion(emotion)
+    spec = _heard_emotion(x, sample_rate_hz, recognizer) if emotion == "auto" else parse_emotion(emotion)
     n = int(np.ceil(x.size / sample_rate_hz * fps))
     times = np.arange(n) / fps
     loudness = loudness_envelope(x, sample_rate_hz, times)
 
-    segments = mouth_segments([(p.symbol, p.start_sample / sample_rate_hz, p.end_sample / sample_rate_hz)
-                               for p in phonemes])
-    weights, closed = mouth_weights(segments, times, loudness)
+    if phonemes is None:
+        weights, closed = AudioFaceModel.load().mouth(x, sample_rate_hz, times)
+        mouth = "audio-to-mouth model (emosynth/models/audio_face.npz)"
+    else:
+        segments = mouth_segments([(p.symbol, p.start_sample / sample_rate_hz, p.end_sample / sample_rate_hz)
+                                   for p in phonemes])
+        weights, closed = mouth_weights(segments, times, loudness)
+        mouth = "phoneme timings (dominance coarticulation) and loudness"
     onset = np.clip(times / _EXPRESSION_ONSET_S, 0.0, 1.0)[:, None]
     weights = weights + onset * expression_layer(spec)[None, :]
 
@@ -82,8 +95,17 @@ def animate(
     weights = np.clip(weights, 0.0, 1.0)
     close_lips(weights, closed)
     info = {"emotion": spec.to_dict(), "fps": fps, "seed": seed, "arousal": round(arousal, 4),
-            "mouth": "phoneme timings (dominance coarticulation) and loudness", "expression": "FACS prototypes"}
+            "mouth": mouth, "expression": "FACS prototypes"}
     return BlendshapeTrack(fps=fps, weights=weights.astype(np.float32), head_rotation=head, gaze=gaze, info=info)
+
+
+def _heard_emotion(audio: np.ndarray, sample_rate_hz: int, recognizer: "Recognizer | None") -> EmotionSpec:
+    """The recognizer's reading as a mixture spec: every primary it gives 5% or more."""
+    from ..recognizer import Recognizer
+
+    scores = (recognizer or Recognizer.load()).score_array(audio.astype(np.float32), sample_rate_hz)
+    parts = [f"{e}:{p:.2f}" for e, p in scores.probabilities.items() if e != "neutral" and p >= 0.05]
+    return parse_emotion(",".join(parts) if parts else "neutral")
 
 
 def animate_utterance(utterance: "Utterance", *, fps: int = DEFAULT_FPS, seed: int = 0) -> BlendshapeTrack:

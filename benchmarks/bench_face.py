@@ -1,0 +1,122 @@
+"""Measure the face animator: lip sync, the audio-to-mouth model on human speech, and speed.
+
+    python benchmarks/bench_face.py --data ../shared/data/ravdess --out benchmarks/results/face.json
+
+* Lip sync on `say` output (kumo, the voice benchmark's 20 sentences, neutral and every primary at
+  intensity 1 on the first 3): share of bilabial phonemes (p, b, m) whose centre frame has the lips
+  together, at 30 and 60 fps, with the mouth from the timings and from the audio alone; and the lag
+  (ms, 60 fps, +-100 ms) at which jawOpen best follows the loudness.
+* Human speech (RAVDESS statement 1, every actor and emotion; the model never saw it): jawOpen in
+  silence (90th percentile) and while speaking (mean, SD), mouth from the audio model.
+* Speed: curves per second of audio, from timings and from audio alone, median of 3 repeats.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import platform
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+
+from emosynth.audio import load_audio
+from emosynth.emotions import PRIMARY_EMOTIONS
+from emosynth.face import animate, animate_utterance
+from emosynth.face.visemes import LIP_OPENING_SHAPES, loudness_envelope
+from emosynth.io import write_text_atomic
+from emosynth.synthesizer import Synthesizer
+
+_HERE = Path(__file__).resolve().parent
+
+
+def _bench_sentences() -> tuple[str, ...]:
+    spec = importlib.util.spec_from_file_location("bench_voice", _HERE / "bench_voice.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.BENCH_SENTENCES
+
+
+def _lips_apart(track) -> np.ndarray:
+    return track.curve("jawOpen") - track.curve("mouthClose") + sum(track.curve(s) for s in LIP_OPENING_SHAPES)
+
+
+def _closure_rate(utts, fps: int, from_audio: bool) -> float:
+    closed = total = 0
+    for u in utts:
+        track = animate(u.audio, u.sample_rate_hz, emotion=u.emotion, fps=fps) if from_audio else animate_utterance(u, fps=fps)
+        apart = _lips_apart(track)
+        for p in u.phonemes:
+            if p.symbol in "pbm":
+                frame = min(track.n_frames - 1, int(round((p.start_sample + p.end_sample) / 2 / u.sample_rate_hz * fps)))
+                closed += apart[frame] <= 0.02
+                total += 1
+    return round(closed / total, 4)
+
+
+def _lag_ms(utts, from_audio: bool) -> float:
+    lags = list(range(-6, 7))
+    total = np.zeros(len(lags))
+    for u in utts:
+        track = animate(u.audio, u.sample_rate_hz, fps=60) if from_audio else animate_utterance(u, fps=60)
+        loud = loudness_envelope(u.audio, u.sample_rate_hz, np.arange(track.n_frames) / 60)
+        a, b = track.curve("jawOpen") - track.curve("jawOpen").mean(), loud - loud.mean()
+        total += [np.dot(a[max(0, k):len(a) + min(0, k)], b[max(0, -k):len(b) - max(0, k)]) for k in lags]
+    return round(1000 * lags[int(np.argmax(total))] / 60, 1)
+
+
+def _speed(utts, from_audio: bool) -> float:
+    audio_s = sum(u.duration_s for u in utts)
+    runs = []
+    for _ in range(3):
+        start = time.perf_counter()
+        for u in utts:
+            animate(u.audio, u.sample_rate_hz, emotion=u.emotion) if from_audio else animate_utterance(u)
+        runs.append(time.perf_counter() - start)
+    return round(audio_s / statistics.median(runs), 1)
+
+
+def _human(data: Path) -> dict:
+    files = sorted(data.glob("Actor_*/03-01-0?-0?-01-01-*.flac"))
+    silence_p90, speaking_mean, speaking_sd = [], [], []
+    for path in files:
+        clip = load_audio(path)
+        track = animate(clip.samples, clip.sample_rate_hz, fps=60)
+        loud = loudness_envelope(clip.samples, clip.sample_rate_hz, np.arange(track.n_frames) / 60)
+        jaw = track.curve("jawOpen")
+        silence_p90.append(float(np.percentile(jaw[loud < 0.01], 90)))
+        speaking_mean.append(float(jaw[loud > 0.3].mean()))
+        speaking_sd.append(float(jaw[loud > 0.3].std()))
+    return {"clips": len(files),
+            "jaw_in_silence_p90": {"median": round(statistics.median(silence_p90), 4), "max": round(max(silence_p90), 4)},
+            "jaw_speaking_mean": {"median": round(statistics.median(speaking_mean), 4), "min": round(min(speaking_mean), 4)},
+            "jaw_speaking_sd": {"median": round(statistics.median(speaking_sd), 4), "min": round(min(speaking_sd), 4)}}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=Path("../shared/data/ravdess"))
+    parser.add_argument("--out", type=Path, default=_HERE / "results" / "face.json")
+    args = parser.parse_args()
+    synth = Synthesizer("kumo")
+    sentences = _bench_sentences()
+    utts = [synth.say(t, score=False) for t in sentences]
+    utts += [synth.say(t, emotion=e, score=False) for t in sentences[:3] for e in PRIMARY_EMOTIONS[1:]]
+    result = {
+        "machine": f"{platform.machine()}, {platform.python_version()}", "utterances": len(utts),
+        "audio_s": round(sum(u.duration_s for u in utts), 1),
+        "bilabial_closure": {f"{src}_{fps}fps": _closure_rate(utts, fps, src == "audio")
+                             for src in ("timings", "audio") for fps in (30, 60)},
+        "jaw_vs_loudness_lag_ms": {src: _lag_ms(utts, src == "audio") for src in ("timings", "audio")},
+        "x_real_time": {src: _speed(utts, src == "audio") for src in ("timings", "audio")},
+        "human_speech_audio_model": _human(args.data) if args.data.is_dir() else None,
+    }
+    write_text_atomic(args.out, json.dumps(result, indent=1) + "\n")
+    print(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    main()
