@@ -174,12 +174,25 @@ def test_read_jsonl_manifest_and_default_audio_folder(audio_dir: Path):
     assert rows[0].valence == 0.0 and rows[0].arousal == 0.0
 
 
+def test_manifest_takes_any_emotion_spec(audio_dir: Path, tmp_path: Path):
+    m = write(tmp_path / "m.csv", 'file,emotion,intensity\na.wav,"joy:0.5,surprise:0.3",\n'
+              "b.wav,anger,1.5\na.wav,-joy:0.5,\nb.wav,\"va:0.6,0.4\",\n")
+    mix, strong, negated, va = read_manifest(m, audio_dir)
+    assert (mix.emotion, mix.intensity, mix.target) == ("joy", pytest.approx(0.8), "joy")
+    assert mix.valence == pytest.approx(0.5 * CIRCUMPLEX["joy"].valence + 0.3 * CIRCUMPLEX["surprise"].valence)
+    assert (strong.emotion, strong.intensity) == ("anger", 1.5)
+    assert strong.arousal == pytest.approx(min(1.0, 1.5 * CIRCUMPLEX["anger"].arousal))
+    assert negated.target == "neutral" and negated.valence == pytest.approx(-0.5 * CIRCUMPLEX["joy"].valence)
+    assert va.valence == pytest.approx(0.6) and va.arousal == pytest.approx(0.4)
+
+
 BAD_CSV = [  # (manifest text, what the error must say)
     ("path,emotion\na.wav,joy\n", r"no 'file' column \(columns found: emotion, path\)"),
     ("file,label\na.wav,joy\n", r"no 'emotion' column.*required: file, emotion"),
-    ("file,emotion\na.wav,happy\n", r"line 2: emotion 'happy' is not one of neutral, joy, sadness, anger"),
-    ("file,emotion,intensity\na.wav,joy,strong\n", r"line 2: intensity 'strong' is not a number from 0 to 1"),
-    ("file,emotion,intensity\na.wav,joy,1.5\n", r"line 2: intensity '1.5' is not a number from 0 to 1"),
+    ("file,emotion\na.wav,hapy\n", r"line 2: emotion: bad emotion spec 'hapy'.*did you mean"),
+    ("file,emotion,intensity\na.wav,joy,strong\n", r"line 2: intensity 'strong' is not a number from 0 to 1.5"),
+    ("file,emotion,intensity\na.wav,joy,1.6\n", r"line 2: intensity '1.6' is not a number from 0 to 1.5"),
+    ("file,emotion,intensity\na.wav,joy:0.5,0.5\n", r"line 2: emotion 'joy:0.50' is a spec and carries its own intensity"),
     ("file,emotion,intensity\na.wav,joy,nan\n", r"line 2: intensity 'nan'"),
     ("file,emotion,arousal\na.wav,joy,-2\n", r"line 2: arousal '-2' is not a number from -1 to 1"),
     ("file,emotion\nmissing.wav,joy\n", r"line 2: audio file 'missing.wav' not found in .*clips"),
@@ -208,7 +221,7 @@ def test_manifest_lists_every_bad_row(audio_dir: Path, tmp_path: Path):
     with pytest.raises(ManifestError, match="2 bad row") as info:
         read_manifest(m, audio_dir)
     assert "line 3: audio file 'nope.wav'" in str(info.value)
-    assert "line 4: emotion 'calm'" in str(info.value)
+    assert "line 4: emotion: bad emotion spec 'calm'" in str(info.value)
 
 
 def test_unreadable_manifests(audio_dir: Path, tmp_path: Path):

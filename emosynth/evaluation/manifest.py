@@ -6,8 +6,12 @@ A CSV file with a header row, or JSON Lines (one object a line), one row per cli
 column     needed    meaning
 =========  ========  ==================================================================
 file       yes       audio path, relative to the audio folder (or absolute)
-emotion    yes       target primary, one of ``PRIMARY_EMOTIONS`` (any letter case)
-intensity  no        requested intensity in [0, 1]; default 1.0; 0 means neutral delivery
+emotion    yes       target primary, one of ``PRIMARY_EMOTIONS`` (any letter case), or any
+                     emotion spec (``joy:0.7``, ``joy:0.5,surprise:0.3``, ``delight``,
+                     ``-joy:0.5``, ``va:0.6,0.4``): its dominant primary is the target, its
+                     intensity and circumplex point the defaults below
+intensity  no        requested intensity in [0, 1.5] for a bare primary; default 1.0; 0 means
+                     neutral delivery (a spec carries its own)
 text       no        the words spoken; needed for word error rates
 speaker    no        voice or speaker id; default ``default`` (one speaker)
 valence    no        target valence in [-1, 1]; default: the emotion's circumplex valence
@@ -28,8 +32,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..emotions import CIRCUMPLEX, PRIMARY_EMOTIONS
-from ..errors import ManifestError
+from ..emotions import CIRCUMPLEX, MAX_INTENSITY, PRIMARY_EMOTIONS, parse_emotion
+from ..errors import EmotionSpecError, ManifestError
 
 __all__ = ["ManifestRow", "read_manifest", "MANIFEST_COLUMNS", "DEFAULT_SPEAKER"]
 
@@ -167,12 +171,22 @@ def _row(record: dict, line: int, folder: Path) -> ManifestRow:
     if file is None:
         raise ValueError("the file cell is empty; give the audio path relative to the audio folder")
     emotion = (_cell(record, "emotion") or "").lower()
-    if emotion not in PRIMARY_EMOTIONS:
-        raise ValueError(f"emotion {_cell(record, 'emotion')!r} is not one of {', '.join(PRIMARY_EMOTIONS)}")
-    intensity = _number(record, "intensity", 1.0, 0.0, 1.0)
-    point = CIRCUMPLEX[emotion]
-    valence = _number(record, "valence", point.valence * intensity, -1.0, 1.0)
-    arousal = _number(record, "arousal", point.arousal * intensity, -1.0, 1.0)
+    if emotion in PRIMARY_EMOTIONS:
+        intensity = _number(record, "intensity", 1.0, 0.0, MAX_INTENSITY)
+        point = CIRCUMPLEX[emotion]
+        default_va = (point.valence * intensity, point.arousal * intensity)
+    else:
+        try:
+            spec = parse_emotion(_cell(record, "emotion") or "")
+        except EmotionSpecError as exc:
+            raise ValueError(f"emotion: {exc}") from None
+        if _cell(record, "intensity") is not None:
+            raise ValueError(f"emotion {spec.text!r} is a spec and carries its own intensity; "
+                             "leave the intensity cell empty (or give a bare primary name)")
+        emotion, intensity = spec.dominant, min(spec.intensity, MAX_INTENSITY)
+        default_va = (spec.valence, spec.arousal)
+    valence = _number(record, "valence", max(-1.0, min(1.0, default_va[0])), -1.0, 1.0)
+    arousal = _number(record, "arousal", max(-1.0, min(1.0, default_va[1])), -1.0, 1.0)
     audio = folder / file
     if not audio.is_file():
         raise ValueError(f"audio file {file!r} not found in {folder}")
