@@ -5,6 +5,9 @@ Stages (each a module with a small typed interface):
 * :mod:`emosynth.emotions` - the shared vocabulary: primaries, their circumplex positions, and
   ``parse_emotion`` for emotion specs such as ``joy:0.7`` (an ``EmotionSpec``)
 * :mod:`emosynth.audio` - reading and checking audio
+* :mod:`emosynth.synthesizer` - text and an emotion to speech (``Synthesizer``, ``Utterance``),
+  through :mod:`emosynth.voice` (prosody plan, Kokoro backbone, voices and emotion tokens)
+* :mod:`emosynth.face` - speech to 52 ARKit blendshapes (``animate``, ``BlendshapeTrack``)
 * :mod:`emosynth.recognizer` - speech-emotion recognition (``Recognizer``)
 * :mod:`emosynth.evaluation` - measuring synthetic speech against targets
 """
@@ -23,23 +26,28 @@ from .errors import (
     CorpusError,
     EmosynthError,
     EmotionSpecError,
+    FaceError,
     ManifestError,
     MissingExtraError,
     ModelError,
 )
+from .face import BlendshapeTrack, animate, animate_utterance
 from .recognizer import EmotionScores, Recognizer, SpeakerReference
+from .synthesizer import Synthesizer, Utterance
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Audio",
     "AudioError",
+    "BlendshapeTrack",
     "CIRCUMPLEX",
     "CorpusError",
     "EmosynthError",
     "EmotionScores",
     "EmotionSpec",
     "EmotionSpecError",
+    "FaceError",
     "MAX_INTENSITY",
     "ManifestError",
     "MissingExtraError",
@@ -48,6 +56,10 @@ __all__ = [
     "Recognizer",
     "SECONDARY_EMOTIONS",
     "SpeakerReference",
+    "Synthesizer",
+    "Utterance",
+    "animate",
+    "animate_utterance",
     "load_audio",
     "parse_emotion",
 ]
