@@ -50,7 +50,7 @@ def cli() -> None:
 @click.option("--no-score", is_flag=True, help="Skip the recognizer's verdict (faster).")
 @click.option("--face", "face_dir", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="Also animate the face: write its blendshape track into this folder as a Live Link Face "
-                   "CSV, JSON curves and an EmoTalk-order .npy, named after --out.")
+                   "CSV, JSON curves, an EmoTalk-order .npy and a glTF avatar (.glb), named after --out.")
 @click.option("--fps", type=click.Choice([str(f) for f in (24, 25, 30, 50, 60)]), default="30", show_default=True,
               help="Frame rate of the face track.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the face's blinks, gaze and head motion.")
@@ -229,7 +229,7 @@ def train_ser(data_dir: Path, out_path: Path, folds: int, seed: int, workers: in
 @cli.command()
 @click.argument("audio", type=click.Path(path_type=Path))
 @click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=Path("face"),
-              show_default=True, help="Folder for the track: Live Link Face CSV, JSON curves, EmoTalk-order .npy.")
+              show_default=True, help="Folder for the track: Live Link Face CSV, JSON curves, EmoTalk-order .npy, glTF avatar (.glb).")
 @click.option("--emotion", "-e", default="auto", show_default=True,
               help="The face's emotion: a spec (joy:0.7, ...) or auto (the recognizer's reading of the audio).")
 @click.option("--fps", type=click.Choice([str(f) for f in (24, 25, 30, 50, 60)]), default="30", show_default=True)

@@ -23,7 +23,10 @@ def main() -> None:
         name = "kumo_" + spec.replace(":", "").replace(",", "_").replace("-", "neg_").replace(".", "") + ".flac"
         u.save(here / name)
         if spec in PRIMARY_EMOTIONS:  # the face's curves too, as Live Link Face CSV (30 fps)
-            animate_utterance(u).save(here / "face" / name.replace(".flac", ".csv"))
+            track = animate_utterance(u)
+            track.save(here / "face" / name.replace(".flac", ".csv"))
+            if spec == "joy":  # and one animated avatar head to open in three.js or Blender
+                track.save(here / "face" / name.replace(".flac", ".glb"))
         s = u.scores
         target = u.emotion.dominant
         rows.append(f"| [{name}]({name}) | `{u.emotion.text}` | {s.label} | {s.confidence:.2f} | "

@@ -183,7 +183,7 @@ def test_cli_say_with_face_writes_audio_and_three_tracks(tmp_path):
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert out.exists()
-    assert sorted(p.name for p in (tmp_path / "face").iterdir()) == ["hi.csv", "hi.json", "hi.npy"]
+    assert sorted(p.name for p in (tmp_path / "face").iterdir()) == ["hi.csv", "hi.glb", "hi.json", "hi.npy"]
     track = BlendshapeTrack.load(tmp_path / "face" / "hi.json")
     assert track.fps == 60 and track.info["emotion"]["text"] == "joy:0.70"
     r = subprocess.run([sys.executable, "-m", "emosynth", "say", "--fps", "29", "--face", str(tmp_path / "f2"),
@@ -233,7 +233,7 @@ def test_cli_animate_a_recording_with_the_emotion_it_hears(tmp_path):
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert sorted(p.name for p in (tmp_path / "f").iterdir()) == [
-        "ravdess-12-anger.csv", "ravdess-12-anger.json", "ravdess-12-anger.npy"]
+        "ravdess-12-anger.csv", "ravdess-12-anger.glb", "ravdess-12-anger.json", "ravdess-12-anger.npy"]
     track = BlendshapeTrack.load(tmp_path / "f" / "ravdess-12-anger.json")
     assert "anger" in track.info["emotion"]["text"]
     assert track.curve("browDownLeft")[10:].mean() > 0.2  # the face frowns as the voice sounds
@@ -243,3 +243,72 @@ def test_cli_animate_a_recording_with_the_emotion_it_hears(tmp_path):
                        capture_output=True, text=True)
     assert r.returncode != 0 and "bad.wav" in r.stderr and "Traceback" not in r.stderr
     assert not (tmp_path / "g").exists()
+
+
+# -- the avatar head and its glTF ------------------------------------------------------------------
+def _read_glb(data: bytes) -> tuple[dict, bytes]:
+    import struct
+
+    magic, version, total = struct.unpack("<4sII", data[:12])
+    assert (magic, version, total) == (b"glTF", 2, len(data))
+    n_json, kind = struct.unpack("<I4s", data[12:20])
+    assert kind == b"JSON" and n_json % 4 == 0
+    doc = json.loads(data[20:20 + n_json])
+    n_bin, kind = struct.unpack("<I4s", data[20 + n_json:28 + n_json])
+    assert kind == b"BIN\0" and n_bin % 4 == 0 and 28 + n_json + n_bin == len(data)
+    return doc, data[28 + n_json:]
+
+
+def _accessor(doc: dict, blob: bytes, index: int) -> np.ndarray:
+    acc = doc["accessors"][index]
+    view = doc["bufferViews"][acc["bufferView"]]
+    dtype = {5126: np.float32, 5123: np.uint16, 5125: np.uint32}[acc["componentType"]]
+    width = {"SCALAR": 1, "VEC2": 2, "VEC3": 3, "VEC4": 4}[acc["type"]]
+    raw = np.frombuffer(blob, dtype=dtype, count=acc["count"] * width, offset=view["byteOffset"])
+    return raw.reshape(acc["count"], width) if width > 1 else raw
+
+
+def test_glb_holds_the_head_its_52_morph_targets_and_the_animation(speech, tmp_path):
+    track = animate_utterance(speech["joy"])
+    doc, blob = _read_glb(track.save(tmp_path / "head.glb").read_bytes())
+    mesh = doc["meshes"][0]
+    assert mesh["extras"]["targetNames"] == list(ARKIT_BLENDSHAPES)
+    prim = mesh["primitives"][0]
+    assert len(prim["targets"]) == 52
+    for attr in [prim["attributes"]["POSITION"], *(t["POSITION"] for t in prim["targets"])]:
+        acc = doc["accessors"][attr]
+        assert acc["count"] == 468 and len(acc["min"]) == len(acc["max"]) == 3  # glTF requires bounds
+    positions = _accessor(doc, blob, prim["attributes"]["POSITION"])
+    np.testing.assert_allclose(positions.min(axis=0), doc["accessors"][prim["attributes"]["POSITION"]]["min"])
+    assert _accessor(doc, blob, prim["indices"]).max() < 468
+    sampler = doc["animations"][0]["samplers"][0]
+    times, weights = _accessor(doc, blob, sampler["input"]), _accessor(doc, blob, sampler["output"])
+    assert len(times) == track.n_frames and times[1] == pytest.approx(1 / 30)
+    np.testing.assert_allclose(weights.reshape(track.n_frames, 52), track.weights, atol=1e-6)
+    quats = _accessor(doc, blob, doc["animations"][0]["samplers"][1]["output"])
+    np.testing.assert_allclose(np.linalg.norm(quats, axis=1), 1.0, atol=1e-5)
+    assert {c["target"]["path"] for c in doc["animations"][0]["channels"]} == {"weights", "rotation"}
+
+
+def test_head_morph_targets_do_what_their_names_say():
+    from emosynth.face.head import load_head
+
+    head = load_head()
+    w = lambda **kw: np.array([kw.get(n, 0.0) for n in ARKIT_BLENDSHAPES])  # noqa: E731
+    rest = head.vertices
+    assert all(np.abs(t).max() > 0.05 for t in head.targets)  # every shape moves something (cm)
+    jaw = head.deformed(w(jawOpen=1.0))
+    assert rest[152, 1] - jaw[152, 1] > 1.5  # chin down 1.5 cm or more
+    assert np.abs(jaw[[1, 10, 159, 386]] - rest[[1, 10, 159, 386]]).max() < 1e-3  # nose, forehead, eyes stay
+    gap = lambda v: v[13, 1] - v[14, 1]  # noqa: E731 - upper inner lip above lower inner lip
+    assert gap(jaw) > gap(rest) + 1.5
+    assert abs(gap(head.deformed(w(jawOpen=1.0, mouthClose=1.0))) - gap(rest)) < 0.2  # lips shut over the jaw
+    blink = head.deformed(w(eyeBlinkLeft=1.0))
+    assert blink[386, 1] - blink[374, 1] < 0.05 < rest[386, 1] - rest[374, 1]  # the left (+x) eye closes
+    np.testing.assert_allclose(blink[159], rest[159])  # the right one does not
+    smile_l, smile_r = head.deformed(w(mouthSmileLeft=1.0)), head.deformed(w(mouthSmileRight=1.0))
+    assert smile_l[291, 1] > rest[291, 1] + 0.4 and smile_l[291, 0] > rest[291, 0]
+    # mirror images: the right smile moves corner 61 as the left moves corner 291, with x flipped
+    np.testing.assert_allclose((smile_r[61] - rest[61]) * [-1, 1, 1], smile_l[291] - rest[291], atol=0.05)
+    assert head.deformed(w(browDownLeft=1.0))[334, 1] < rest[334, 1] - 0.3
+    assert head.deformed(w(browInnerUp=1.0))[[107, 336], 1].min() > rest[[107, 336], 1].max() + 0.3

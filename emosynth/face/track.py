@@ -9,8 +9,10 @@ suffix, atomically:
   blendshapes in PascalCase, then head and eye rotations (both eyes share the gaze; roll 0).
 * ``.json``: every curve by name, with the frame rate and what made the track.
 * ``.npy``: an array (frames, 52) float32 in EmoTalk's (alphabetical) order.
+* ``.glb``: glTF 2.0 of the avatar head (:mod:`.head`) with the 52 morph targets, animated by the
+  track (:mod:`.gltf`); three.js and Blender open it.
 
-``BlendshapeTrack.load`` reads all three back, mapping columns by name.
+``BlendshapeTrack.load`` reads the first three back, mapping columns by name.
 """
 
 from __future__ import annotations
@@ -32,7 +34,8 @@ from .arkit import (ARKIT_BLENDSHAPES, EMOTALK_ORDER, LIVE_LINK_FACE_COLUMNS, LI
 __all__ = ["BlendshapeTrack", "TRACK_FORMATS", "FRAME_RATES"]
 
 #: What ``save`` writes, by suffix.
-TRACK_FORMATS = {".csv": "Live Link Face CSV", ".json": "JSON curves by name", ".npy": "EmoTalk-order array"}
+TRACK_FORMATS = {".csv": "Live Link Face CSV", ".json": "JSON curves by name", ".npy": "EmoTalk-order array",
+                 ".glb": "glTF 2.0 avatar head with the 52 morph targets and the animation"}
 #: Frame rates the animator makes (Live Link Face records at 60, most pipelines at 30).
 FRAME_RATES = (24, 25, 30, 50, 60)
 _JSON_FORMAT = "emosynth-blendshape-track/1"
@@ -83,6 +86,10 @@ class BlendshapeTrack:
             write_text_atomic(p, self.to_live_link_csv())
         elif suffix == ".json":
             write_text_atomic(p, json.dumps(self.to_dict()) + "\n")
+        elif suffix == ".glb":
+            from .gltf import save_glb
+
+            save_glb(self, p)
         else:
             with atomic_path(p) as tmp:
                 with open(tmp, "wb") as fh:
@@ -138,7 +145,7 @@ class BlendshapeTrack:
             raise FaceError(f"{p}: no such file") from None
         except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
             raise FaceError(f"{p}: not a blendshape track ({exc})") from None
-        raise FaceError(f"{p}: cannot read {p.suffix or 'a file without suffix'}; accepted: {', '.join(TRACK_FORMATS)}")
+        raise FaceError(f"{p}: cannot read {p.suffix or 'a file without suffix'}; accepted: .csv, .json, .npy")
 
 
 def _timecode(frame: int, fps: int) -> str:

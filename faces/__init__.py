@@ -1,0 +1,1 @@
+"""Avatar assets (data only), installed as ``emosynth.face_assets``."""
