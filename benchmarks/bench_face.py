@@ -8,7 +8,9 @@
   (ms, 60 fps, +-100 ms) at which jawOpen best follows the loudness.
 * Human speech (RAVDESS statement 1, every actor and emotion; the model never saw it): jawOpen in
   silence (90th percentile) and while speaking (mean, SD), mouth from the audio model.
-* Speed: curves per second of audio, from timings and from audio alone, median of 3 repeats.
+* Speed: curves per second of audio, from timings and from audio alone, median of 3 repeats; and
+  the avatar rendered at 512x512, 30 fps, and encoded to MP4 (H.264 + AAC), for the first 5
+  utterances (render alone and render + encode).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import importlib.util
 import json
 import platform
 import statistics
+import tempfile
 import time
 from pathlib import Path
 
@@ -79,6 +82,25 @@ def _speed(utts, from_audio: bool) -> float:
     return round(audio_s / statistics.median(runs), 1)
 
 
+def _video_speed(utts, tmp: Path) -> dict:
+    from emosynth.face.render import HeadRenderer, render_video
+
+    tracks = [animate_utterance(u) for u in utts]
+    audio_s = sum(u.duration_s for u in utts)
+    renderer = HeadRenderer(512)
+    start = time.perf_counter()
+    for t in tracks:
+        for i in range(t.n_frames):
+            renderer.frame(t.weights[i], t.head_rotation[i], t.gaze[i])
+    render_s = time.perf_counter() - start
+    start = time.perf_counter()
+    for k, (u, t) in enumerate(zip(utts, tracks)):
+        render_video(t, u.audio, u.sample_rate_hz, tmp / f"v{k}.mp4")
+    video_s = time.perf_counter() - start
+    return {"audio_s": round(audio_s, 1), "render_x_real_time": round(audio_s / render_s, 1),
+            "render_and_encode_x_real_time": round(audio_s / video_s, 1), "size": 512, "fps": 30}
+
+
 def _human(data: Path) -> dict:
     files = sorted(data.glob("Actor_*/03-01-0?-0?-01-01-*.flac"))
     silence_p90, speaking_mean, speaking_sd = [], [], []
@@ -114,6 +136,8 @@ def main() -> None:
         "x_real_time": {src: _speed(utts, src == "audio") for src in ("timings", "audio")},
         "human_speech_audio_model": _human(args.data) if args.data.is_dir() else None,
     }
+    with tempfile.TemporaryDirectory() as tmp:
+        result["video_512_30fps"] = _video_speed(utts[:5], Path(tmp))
     write_text_atomic(args.out, json.dumps(result, indent=1) + "\n")
     print(json.dumps(result, indent=1))
 

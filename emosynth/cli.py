@@ -50,7 +50,8 @@ def cli() -> None:
 @click.option("--no-score", is_flag=True, help="Skip the recognizer's verdict (faster).")
 @click.option("--face", "face_dir", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="Also animate the face: write its blendshape track into this folder as a Live Link Face "
-                   "CSV, JSON curves, an EmoTalk-order .npy and a glTF avatar (.glb), named after --out.")
+                   "CSV, JSON curves, an EmoTalk-order .npy and a glTF avatar (.glb), and the rendered "
+                   "avatar as MP4 (extra: emosynth[video]), named after --out.")
 @click.option("--fps", type=click.Choice([str(f) for f in (24, 25, 30, 50, 60)]), default="30", show_default=True,
               help="Frame rate of the face track.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the face's blinks, gaze and head motion.")
@@ -80,11 +81,25 @@ def say(text: str | None, emotion: str, voice: str | None, out_path: Path, as_js
         written = [track.save(face_dir / f"{out_path.stem}{suffix}") for suffix in TRACK_FORMATS]
         click.echo(f"wrote face track ({track.n_frames} frames at {track.fps} fps): "
                    + ", ".join(str(p) for p in written))
+        _write_video(track, utterance.audio, utterance.sample_rate_hz, face_dir / f"{out_path.stem}.mp4")
     if utterance.scores is not None:
         s = utterance.scores
         top = ", ".join(f"{e} {p:.2f}" for e, p in sorted(s.probabilities.items(), key=lambda kv: -kv[1])[:3])
         click.echo(f"recognizer hears: {s.label} ({s.confidence:.2f}); {top}; "
                    f"valence {s.valence:+.2f}, arousal {s.arousal:+.2f}")
+
+
+def _write_video(track, audio, sample_rate_hz: int, path: Path) -> None:
+    """The rendered avatar as MP4 when the video extra is installed; otherwise say how to get it."""
+    from .errors import MissingExtraError
+    from .face.render import render_video
+
+    try:
+        render_video(track, audio, sample_rate_hz, path)
+    except MissingExtraError as exc:
+        click.echo(f"no video written: {exc}", err=True)
+        return
+    click.echo(f"wrote video {path}")
 
 
 _DEMO_TEXT = "The train to the coast leaves at ten, and we will be there by noon."
@@ -229,7 +244,8 @@ def train_ser(data_dir: Path, out_path: Path, folds: int, seed: int, workers: in
 @cli.command()
 @click.argument("audio", type=click.Path(path_type=Path))
 @click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=Path("face"),
-              show_default=True, help="Folder for the track: Live Link Face CSV, JSON curves, EmoTalk-order .npy, glTF avatar (.glb).")
+              show_default=True, help="Folder for the track (Live Link Face CSV, JSON curves, EmoTalk-order .npy, glTF avatar .glb) "
+                   "and the rendered MP4 (extra: emosynth[video]).")
 @click.option("--emotion", "-e", default="auto", show_default=True,
               help="The face's emotion: a spec (joy:0.7, ...) or auto (the recognizer's reading of the audio).")
 @click.option("--fps", type=click.Choice([str(f) for f in (24, 25, 30, 50, 60)]), default="30", show_default=True)
@@ -249,6 +265,7 @@ def animate(audio: Path, out_dir: Path, emotion: str, fps: str, seed: int) -> No
     written = [track.save(out_dir / f"{audio.stem}{suffix}") for suffix in TRACK_FORMATS]
     click.echo(f"emotion {track.info['emotion']['text']}; {track.n_frames} frames at {track.fps} fps: "
                + ", ".join(str(p) for p in written))
+    _write_video(track, clip.samples, clip.sample_rate_hz, out_dir / f"{audio.stem}.mp4")
 
 
 @cli.command("train-face")

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from emosynth.emotions import PRIMARY_EMOTIONS
 from emosynth.face import animate_utterance
+from emosynth.face.render import render_video
 from emosynth.synthesizer import Synthesizer
 
 TEXT = "The train to the coast leaves at ten, and we will be there by noon."
@@ -25,6 +26,7 @@ def main() -> None:
         if spec in PRIMARY_EMOTIONS:  # the face's curves too, as Live Link Face CSV (30 fps)
             track = animate_utterance(u)
             track.save(here / "face" / name.replace(".flac", ".csv"))
+            render_video(track, u.audio, u.sample_rate_hz, here / "face" / name.replace(".flac", ".mp4"))
             if spec == "joy":  # and one animated avatar head to open in three.js or Blender
                 track.save(here / "face" / name.replace(".flac", ".glb"))
         s = u.scores

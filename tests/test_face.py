@@ -183,7 +183,9 @@ def test_cli_say_with_face_writes_audio_and_three_tracks(tmp_path):
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert out.exists()
-    assert sorted(p.name for p in (tmp_path / "face").iterdir()) == ["hi.csv", "hi.glb", "hi.json", "hi.npy"]
+    assert sorted(p.name for p in (tmp_path / "face").iterdir()) == ["hi.csv", "hi.glb", "hi.json", "hi.mp4", "hi.npy"]
+    probe = _probe(tmp_path / "face" / "hi.mp4")
+    assert "Video: h264" in probe and "512x512" in probe and "60 fps" in probe and "Audio: aac" in probe
     track = BlendshapeTrack.load(tmp_path / "face" / "hi.json")
     assert track.fps == 60 and track.info["emotion"]["text"] == "joy:0.70"
     r = subprocess.run([sys.executable, "-m", "emosynth", "say", "--fps", "29", "--face", str(tmp_path / "f2"),
@@ -233,7 +235,8 @@ def test_cli_animate_a_recording_with_the_emotion_it_hears(tmp_path):
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert sorted(p.name for p in (tmp_path / "f").iterdir()) == [
-        "ravdess-12-anger.csv", "ravdess-12-anger.glb", "ravdess-12-anger.json", "ravdess-12-anger.npy"]
+        "ravdess-12-anger.csv", "ravdess-12-anger.glb", "ravdess-12-anger.json", "ravdess-12-anger.mp4",
+        "ravdess-12-anger.npy"]
     track = BlendshapeTrack.load(tmp_path / "f" / "ravdess-12-anger.json")
     assert "anger" in track.info["emotion"]["text"]
     assert track.curve("browDownLeft")[10:].mean() > 0.2  # the face frowns as the voice sounds
@@ -312,3 +315,56 @@ def test_head_morph_targets_do_what_their_names_say():
     np.testing.assert_allclose((smile_r[61] - rest[61]) * [-1, 1, 1], smile_l[291] - rest[291], atol=0.05)
     assert head.deformed(w(browDownLeft=1.0))[334, 1] < rest[334, 1] - 0.3
     assert head.deformed(w(browInnerUp=1.0))[[107, 336], 1].min() > rest[[107, 336], 1].max() + 0.3
+
+
+# -- rendering -------------------------------------------------------------------------------------
+def _probe(path) -> str:
+    import imageio_ffmpeg
+
+    return subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-i", str(path)],
+                          capture_output=True, text=True).stderr
+
+
+def _count(frame: np.ndarray, rgb, tol: int = 12, region=(slice(None), slice(None))) -> int:
+    return int(np.all(np.abs(frame[region].astype(int) - rgb) <= tol, axis=-1).sum())
+
+
+def test_rendered_frames_show_the_mouth_eyes_and_gaze():
+    from emosynth.face.render import HeadRenderer
+
+    r = HeadRenderer(256)
+    w = lambda **kw: np.array([kw.get(n, 0.0) for n in ARKIT_BLENDSHAPES])  # noqa: E731
+    rest = r.frame(w())
+    assert rest.shape == (256, 256, 3) and rest.dtype == np.uint8
+    mouth_colour, iris_colour = (70, 18, 24), (78, 58, 40)
+    assert _count(r.frame(w(jawOpen=1.0)), mouth_colour) > _count(rest, mouth_colour) + 300
+    viewer_right, viewer_left = (slice(0, 128), slice(128, 256)), (slice(0, 128), slice(0, 128))
+    assert _count(rest, iris_colour, region=viewer_right) > 20 and _count(rest, iris_colour, region=viewer_left) > 20
+    blink = r.frame(w(eyeBlinkLeft=1.0))  # the avatar's left eye is on the viewer's right
+    assert _count(blink, iris_colour, region=viewer_right) < 0.2 * _count(rest, iris_colour, region=viewer_right)
+    assert _count(blink, iris_colour, region=viewer_left) == _count(rest, iris_colour, region=viewer_left)
+
+    def iris_x(frame):
+        ys, xs = np.nonzero(np.all(np.abs(frame[:128].astype(int) - iris_colour) <= 12, axis=-1))
+        return xs.mean()
+    assert iris_x(r.frame(w(), gaze=(0.3, 0.0))) > iris_x(rest) + 3  # looking to its left: viewer's right
+    turned = r.frame(w(), head_rotation=(0.4, 0.0, 0.0))
+    assert not np.array_equal(turned, rest)
+    with pytest.raises(FaceError, match="frame size 10"):
+        HeadRenderer(10)
+
+
+def test_video_is_h264_and_aac_and_never_half_written(speech, tmp_path):
+    from emosynth.face.render import render_video
+
+    utt = speech["neutral"]
+    track = animate_utterance(utt)
+    out = render_video(track, utt.audio, utt.sample_rate_hz, tmp_path / "talk.mp4", size=256)
+    probe = _probe(out)
+    assert "Video: h264" in probe and "256x256" in probe and "Audio: aac" in probe
+    duration = probe.split("Duration: ")[1].split(",")[0]
+    h, m, sec = duration.split(":")
+    assert float(sec) == pytest.approx(utt.duration_s, abs=0.1)
+    with pytest.raises(FaceError, match=r"\.mp4"):
+        render_video(track, utt.audio, utt.sample_rate_hz, tmp_path / "talk.avi")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["talk.mp4"]

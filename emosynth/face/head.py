@@ -5,8 +5,10 @@ left; UVs; 898 triangles) is MediaPipe's canonical face model (Apache-2.0). Each
 displacement field built here from landmarks of that mesh (mouth corners 61/291, inner lips 13/14,
 eyelids 159/145 and 386/374, brows 105/334, chin 152) with smooth Gaussian falloffs, following
 Apple's description of the shape; "Left" is the subject's left (+x). The jaw rotates about a hinge
-behind and above the mouth. The mesh has no eyeballs, teeth or tongue: eyeLook* move the lids a
-little as real gaze does, and tongueOut only parts the lips.
+behind and above the mouth. The mouth and eyes are opened (the triangles inside the inner-lip and
+eyelid contours are dropped). The mesh has no eyeballs, teeth or tongue (the renderer draws eyes and
+a mouth interior behind the holes): eyeLook* move the lids a little as real gaze does, and
+tongueOut only parts the lips.
 """
 
 from __future__ import annotations
@@ -27,6 +29,13 @@ _SIDES = {"Left": 1.0, "Right": -1.0}
 _EYELIDS = {"Left": (386, 374), "Right": (159, 145)}  # upper, lower lid margin
 _CORNERS = {"Left": 291, "Right": 61}
 _BROWS = {"Left": 334, "Right": 105}
+# The canonical mesh is closed over the eyes and mouth; these contours (inner lips, eyelid
+# margins) are opened, so the mouth can open and eyes show behind the lids.
+_HOLES = (
+    frozenset({78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308, 324, 318, 402, 317, 14, 87, 178, 88, 95}),
+    frozenset({263, 249, 390, 373, 374, 380, 381, 382, 362, 398, 384, 385, 386, 387, 388, 466}),
+    frozenset({33, 7, 163, 144, 145, 153, 154, 155, 133, 173, 157, 158, 159, 160, 161, 246}),
+)
 _JAW_HINGE = np.array([0.0, -2.0, -4.0])
 _JAW_OPEN_RAD = 0.25  # ~14 degrees: chin down about 1.8 cm
 
@@ -57,7 +66,8 @@ def load_head() -> Head:
             vertices, uv, triangles = data["vertices"], data["uv"], data["triangles"]
     except (OSError, KeyError, ValueError) as exc:
         raise ModelError(f"{path}: not the avatar head mesh ({exc}); rebuild it with faces/extract_mesh.py") from None
-    return Head(vertices=vertices.astype(np.float32), uv=uv.astype(np.float32), triangles=triangles.astype(np.int32),
+    keep = [i for i, t in enumerate(triangles.tolist()) if not any(set(t) <= hole for hole in _HOLES)]
+    return Head(vertices=vertices.astype(np.float32), uv=uv.astype(np.float32), triangles=triangles[keep].astype(np.int32),
                 targets=_author_targets(vertices.astype(np.float64)))
 
 
