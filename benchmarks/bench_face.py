@@ -8,6 +8,9 @@
   (ms, 60 fps, +-100 ms) at which jawOpen best follows the loudness.
 * Human speech (RAVDESS statement 1, every actor and emotion; the model never saw it): jawOpen in
   silence (90th percentile) and while speaking (mean, SD), mouth from the audio model.
+* Round trip: every utterance's track rendered at 512x512 and read back by MediaPipe's
+  FaceLandmarker (extra `facecheck`); Pearson r between the track and what it reads, for the
+  issue's four shapes (left and right averaged for the paired ones).
 * Speed: curves per second of audio, from timings and from audio alone, median of 3 repeats; and
   the avatar rendered at 512x512, 30 fps, and encoded to MP4 (H.264 + AAC), for the first 5
   utterances (render alone and render + encode).
@@ -101,6 +104,27 @@ def _video_speed(utts, tmp: Path) -> dict:
             "render_and_encode_x_real_time": round(audio_s / video_s, 1), "size": 512, "fps": 30}
 
 
+def _round_trip(utts) -> dict:
+    from emosynth.face import ARKIT_BLENDSHAPES
+    from emosynth.face.landmarks import FaceReader
+    from emosynth.face.render import HeadRenderer
+
+    tracks = [animate_utterance(u) for u in utts]
+    weights = np.concatenate([t.weights for t in tracks])
+    renderer = HeadRenderer(512)
+    with FaceReader() as reader:
+        read = reader.blendshapes(renderer.frame(t.weights[i], t.head_rotation[i], t.gaze[i])
+                                  for t in tracks for i in range(t.n_frames))
+    found = ~np.isnan(read[:, ARKIT_BLENDSHAPES.index("jawOpen")])  # all NaN where no face was found
+
+    def r(*names):
+        cols = [ARKIT_BLENDSHAPES.index(n) for n in names]
+        return round(float(np.corrcoef(weights[found][:, cols].mean(axis=1), read[found][:, cols].mean(axis=1))[0, 1]), 3)
+    return {"frames": int(len(read)), "face_found": round(float(found.mean()), 4), "jawOpen": r("jawOpen"),
+            "mouthSmile": r("mouthSmileLeft", "mouthSmileRight"), "browInnerUp": r("browInnerUp"),
+            "eyeBlink": r("eyeBlinkLeft", "eyeBlinkRight")}
+
+
 def _human(data: Path) -> dict:
     files = sorted(data.glob("Actor_*/03-01-0?-0?-01-01-*.flac"))
     silence_p90, speaking_mean, speaking_sd = [], [], []
@@ -138,6 +162,7 @@ def main() -> None:
     }
     with tempfile.TemporaryDirectory() as tmp:
         result["video_512_30fps"] = _video_speed(utts[:5], Path(tmp))
+    result["round_trip_mediapipe"] = _round_trip(utts)
     write_text_atomic(args.out, json.dumps(result, indent=1) + "\n")
     print(json.dumps(result, indent=1))
 

@@ -152,9 +152,9 @@ def _author_targets(v: np.ndarray) -> np.ndarray:
         shapes[f"cheekSquint{side}"] = move(_falloff(v, centre + np.array([sx * 0.6, -2.6, 0.3]), (1.6, 1.0, 2.0)), (0, 0.3, 0.05))
         shapes[f"noseSneer{side}"] = move(_falloff(v, v[1] + np.array([sx * 1.2, 0.3, -1.7]), (1.0, 1.0, 1.5)), (0, 0.25, 0.05))
 
-    inner = _falloff(v, np.array([1.6, v[_BROWS["Left"], 1], v[_BROWS["Left"], 2] + 0.6]), (1.2, 1.0, 2.0))
-    inner += _falloff(v, np.array([-1.6, v[_BROWS["Right"], 1], v[_BROWS["Right"], 2] + 0.6]), (1.2, 1.0, 2.0))
-    shapes["browInnerUp"] = move(inner, (0, 0.55, 0))
+    inner = _falloff(v, np.array([1.6, v[_BROWS["Left"], 1], v[_BROWS["Left"], 2] + 0.6]), (1.5, 1.3, 2.0))
+    inner += _falloff(v, np.array([-1.6, v[_BROWS["Right"], 1], v[_BROWS["Right"], 2] + 0.6]), (1.5, 1.3, 2.0))
+    shapes["browInnerUp"] = move(inner, (0, 1.1, 0))
     puff = _falloff(v, np.array([4.2, -3.0, 3.6]), (1.8, 1.8, 2.0)) + _falloff(v, np.array([-4.2, -3.0, 3.6]), (1.8, 1.8, 2.0))
     shapes["cheekPuff"] = puff[:, None] * np.stack([np.sign(v[:, 0]) * 0.4, np.zeros(len(v)), np.full(len(v), 0.3)], axis=1)
 

@@ -3,7 +3,8 @@
 Each frame: the head (:mod:`.head`) deformed by the track's 52 weights and turned by its head
 rotation, seen front-on (orthographic), its triangles flat-shaded by one key light and a fill
 (back faces culled, far to near); behind the mesh's holes sit the eyes (white, with an iris that
-follows the gaze) and the mouth's dark interior with a band of upper teeth. Triangles are filled by
+follows the gaze) and the mouth's dark interior with a band of upper teeth; a lash line marks each
+upper eyelid. Triangles are filled by
 Pillow (a dependency of matplotlib); video is encoded by the ffmpeg binary that the optional
 ``video`` extra installs (``imageio-ffmpeg``), run as a separate program.
 """
@@ -30,6 +31,8 @@ _SKIN = np.array([222.0, 172.0, 146.0])
 _LIGHT = np.array([-0.35, 0.45, 0.82]) / np.linalg.norm([-0.35, 0.45, 0.82])
 _HEAD_CENTRE_CM = np.array([0.0, 0.0, -4.0])  # rotations turn the face about a point inside the head
 _EYES = {"Left": (386, 374, 263, 362), "Right": (159, 145, 33, 133)}  # upper, lower, corners
+# Upper eyelid margins, corner to corner: drawn as a lash line, so the lid reads against the eye.
+_UPPER_LIDS = ((263, 466, 388, 387, 386, 385, 384, 398, 362), (33, 246, 161, 160, 159, 158, 157, 173, 133))
 _IRIS_TRAVEL_CM = 0.9  # iris offset at 0.5 rad of gaze
 
 
@@ -81,6 +84,9 @@ class HeadRenderer:
         for t in np.flatnonzero(facing)[np.argsort(depth[facing])]:
             tri = tris[t]
             draw.polygon([tuple(px[tri[0]]), tuple(px[tri[1]]), tuple(px[tri[2]])], fill=tuple(colours[t]))
+        lash = max(1, round(0.08 * self._scale))
+        for lid in _UPPER_LIDS:
+            draw.line([tuple(px[i]) for i in lid], fill=(40, 28, 24), width=lash, joint="curve")
         return np.asarray(image)
 
     def _draw_mouth(self, draw, v: np.ndarray, px: np.ndarray) -> None:

@@ -1,0 +1,68 @@
+"""Reading faces back: MediaPipe's FaceLandmarker on images, for checking what a render shows.
+
+The model (faces/face_landmarker.task: face detector, 478 landmarks and the 52-blendshape head;
+MediaPipe, Apache-2.0) ships with emosynth; the ``mediapipe`` runtime comes with the optional extra
+``facecheck``. Used by the round-trip check (render a track, read the blendshapes back, compare).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import FaceError, MissingExtraError
+from .arkit import ARKIT_BLENDSHAPES
+
+__all__ = ["FaceReader", "landmarker_model_path"]
+
+
+def landmarker_model_path() -> Path:
+    return Path(str(resources.files("emosynth.face_assets") / "face_landmarker.task"))
+
+
+class FaceReader:
+    """ARKit blendshapes of the one face in each RGB image, in ARKIT_BLENDSHAPES order.
+
+    A row is all NaN where no face is found. MediaPipe's model gives 51 of the 52 shapes (it has no
+    tongueOut; its extra "_neutral" is dropped), so the tongueOut column is always NaN.
+    """
+
+    def __init__(self) -> None:
+        try:
+            import mediapipe as mp
+            from mediapipe.tasks.python import BaseOptions
+            from mediapipe.tasks.python import vision
+        except ImportError:
+            raise MissingExtraError("reading faces with MediaPipe", extra="facecheck") from None
+        self._mp = mp
+        options = vision.FaceLandmarkerOptions(
+            base_options=BaseOptions(model_asset_path=str(landmarker_model_path())),
+            output_face_blendshapes=True, num_faces=1, running_mode=vision.RunningMode.IMAGE)
+        self._landmarker = vision.FaceLandmarker.create_from_options(options)
+
+    def blendshapes(self, frames: Iterable[np.ndarray]) -> np.ndarray:
+        """(n, 52) in ARKIT_BLENDSHAPES order for RGB uint8 frames (h, w, 3)."""
+        rows = []
+        for frame in frames:
+            if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
+                raise FaceError(f"frames must be RGB uint8 (h, w, 3), got {frame.shape} {frame.dtype}")
+            image = self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=np.ascontiguousarray(frame))
+            result = self._landmarker.detect(image)
+            if not result.face_blendshapes:
+                rows.append(np.full(len(ARKIT_BLENDSHAPES), np.nan))
+                continue
+            scores = {c.category_name: c.score for c in result.face_blendshapes[0]}
+            rows.append(np.array([scores.get(n, np.nan) for n in ARKIT_BLENDSHAPES]))
+        return np.stack(rows) if rows else np.zeros((0, len(ARKIT_BLENDSHAPES)))
+
+    def close(self) -> None:
+        self._landmarker.close()
+
+    def __enter__(self) -> "FaceReader":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
