@@ -32,7 +32,7 @@ import numpy as np
 from emosynth.audio import load_audio
 from emosynth.emotions import PRIMARY_EMOTIONS
 from emosynth.face import animate, animate_utterance
-from emosynth.face.visemes import LIP_OPENING_SHAPES, loudness_envelope
+from emosynth.face.visemes import lips_apart, loudness_envelope
 from emosynth.io import write_text_atomic
 from emosynth.synthesizer import Synthesizer
 
@@ -46,15 +46,11 @@ def _bench_sentences() -> tuple[str, ...]:
     return module.BENCH_SENTENCES
 
 
-def _lips_apart(track) -> np.ndarray:
-    return track.curve("jawOpen") - track.curve("mouthClose") + sum(track.curve(s) for s in LIP_OPENING_SHAPES)
-
-
 def _closure_rate(utts, fps: int, from_audio: bool) -> float:
     closed = total = 0
     for u in utts:
         track = animate(u.audio, u.sample_rate_hz, emotion=u.emotion, fps=fps) if from_audio else animate_utterance(u, fps=fps)
-        apart = _lips_apart(track)
+        apart = lips_apart(track.weights)
         for p in u.phonemes:
             if p.symbol in "pbm":
                 frame = min(track.n_frames - 1, int(round((p.start_sample + p.end_sample) / 2 / u.sample_rate_hz * fps)))
@@ -105,22 +101,13 @@ def _video_speed(utts, tmp: Path) -> dict:
 
 
 def _round_trip(utts) -> dict:
-    from emosynth.face import ARKIT_BLENDSHAPES
-    from emosynth.face.landmarks import FaceReader
-    from emosynth.face.render import HeadRenderer
+    from emosynth.face.landmarks import round_trip
 
-    tracks = [animate_utterance(u) for u in utts]
-    weights = np.concatenate([t.weights for t in tracks])
-    renderer = HeadRenderer(512)
-    with FaceReader() as reader:
-        read = reader.blendshapes(renderer.frame(t.weights[i], t.head_rotation[i], t.gaze[i])
-                                  for t in tracks for i in range(t.n_frames))
-    found = ~np.isnan(read[:, ARKIT_BLENDSHAPES.index("jawOpen")])  # all NaN where no face was found
+    trip = round_trip([animate_utterance(u) for u in utts])
 
     def r(*names):
-        cols = [ARKIT_BLENDSHAPES.index(n) for n in names]
-        return round(float(np.corrcoef(weights[found][:, cols].mean(axis=1), read[found][:, cols].mean(axis=1))[0, 1]), 3)
-    return {"frames": int(len(read)), "face_found": round(float(found.mean()), 4), "jawOpen": r("jawOpen"),
+        return round(trip.r(*names), 3)
+    return {"frames": int(len(trip.read)), "face_found": round(float(trip.found.mean()), 4), "jawOpen": r("jawOpen"),
             "mouthSmile": r("mouthSmileLeft", "mouthSmileRight"), "browInnerUp": r("browInnerUp"),
             "eyeBlink": r("eyeBlinkLeft", "eyeBlinkRight")}
 

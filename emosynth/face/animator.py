@@ -14,6 +14,7 @@ last, so no expression or exaggerated intensity ever parts the lips on a p, b or
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -104,13 +105,12 @@ def _heard_emotion(audio: np.ndarray, sample_rate_hz: int, recognizer: "Recogniz
     from ..recognizer import Recognizer
 
     scores = (recognizer or Recognizer.load()).score_array(audio.astype(np.float32), sample_rate_hz)
-    parts = [f"{e}:{p:.2f}" for e, p in scores.probabilities.items() if e != "neutral" and p >= 0.05]
-    return parse_emotion(",".join(parts) if parts else "neutral")
+    return EmotionSpec.from_weights({e: round(p, 2) for e, p in scores.probabilities.items()
+                                     if e != "neutral" and p >= 0.05})
 
 
 def animate_utterance(utterance: "Utterance", *, fps: int = DEFAULT_FPS, seed: int = 0) -> BlendshapeTrack:
     """The face for speech from :meth:`Synthesizer.say`, with its timings and emotion."""
     track = animate(utterance.audio, utterance.sample_rate_hz, utterance.phonemes,
                     emotion=utterance.emotion, fps=fps, seed=seed)
-    return BlendshapeTrack(fps=track.fps, weights=track.weights, head_rotation=track.head_rotation,
-                           gaze=track.gaze, info={**track.info, "voice": utterance.voice, "text": utterance.text})
+    return replace(track, info={**track.info, "voice": utterance.voice, "text": utterance.text})

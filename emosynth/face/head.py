@@ -83,7 +83,6 @@ def _smoothstep(edge0: float, edge1: float, x: np.ndarray) -> np.ndarray:
 
 def _author_targets(v: np.ndarray) -> np.ndarray:
     shapes: dict[str, np.ndarray] = {}
-    zero = np.zeros_like(v)
     mouth = (v[13] + v[14]) / 2.0
 
     def move(weight: np.ndarray, delta) -> np.ndarray:
@@ -160,4 +159,4 @@ def _author_targets(v: np.ndarray) -> np.ndarray:
 
     missing = [n for n in ARKIT_BLENDSHAPES if n not in shapes]
     assert not missing, missing
-    return np.stack([shapes.get(n, zero) for n in ARKIT_BLENDSHAPES]).astype(np.float32)
+    return np.stack([shapes[n] for n in ARKIT_BLENDSHAPES]).astype(np.float32)

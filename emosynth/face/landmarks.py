@@ -7,16 +7,21 @@ MediaPipe, Apache-2.0) ships with emosynth; the ``mediapipe`` runtime comes with
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..errors import FaceError, MissingExtraError
 from .arkit import ARKIT_BLENDSHAPES
 
-__all__ = ["FaceReader", "landmarker_model_path"]
+if TYPE_CHECKING:
+    from .track import BlendshapeTrack
+
+__all__ = ["FaceReader", "RoundTrip", "round_trip", "landmarker_model_path"]
 
 
 def landmarker_model_path() -> Path:
@@ -66,3 +71,34 @@ class FaceReader:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+@dataclass(frozen=True)
+class RoundTrip:
+    """What drove each rendered frame and what FaceLandmarker read back, both (n, 52)."""
+
+    driven: np.ndarray
+    read: np.ndarray
+
+    @property
+    def found(self) -> np.ndarray:
+        """(n,) frames where a face was found (tongueOut is always NaN, so another shape decides)."""
+        return ~np.isnan(self.read[:, ARKIT_BLENDSHAPES.index("jawOpen")])
+
+    def r(self, *names: str) -> float:
+        """Pearson r between driven and read over the frames with a face, the named shapes averaged
+        (left and right of a pair, say)."""
+        cols = [ARKIT_BLENDSHAPES.index(n) for n in names]
+        ok = self.found
+        return float(np.corrcoef(self.driven[ok][:, cols].mean(axis=1), self.read[ok][:, cols].mean(axis=1))[0, 1])
+
+
+def round_trip(tracks: Sequence["BlendshapeTrack"], *, size: int = 512) -> RoundTrip:
+    """Render every frame of ``tracks`` and read the blendshapes back with FaceLandmarker."""
+    from .render import HeadRenderer
+
+    renderer = HeadRenderer(size)
+    frames = (renderer.frame(t.weights[i], t.head_rotation[i], t.gaze[i]) for t in tracks for i in range(t.n_frames))
+    with FaceReader() as reader:
+        read = reader.blendshapes(frames)
+    return RoundTrip(driven=np.concatenate([t.weights for t in tracks]), read=read)

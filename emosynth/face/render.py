@@ -70,9 +70,9 @@ class HeadRenderer:
         px = self._to_pixels(v)
         image = Image.new("RGB", (self.size, self.size), _BACKGROUND)
         draw = ImageDraw.Draw(image)
-        self._draw_mouth(draw, v, px)
+        self._draw_mouth(draw, px)
         for side in _EYES:
-            self._draw_eye(draw, v, px, side, gaze)
+            self._draw_eye(draw, px, side, gaze)
         tris = self.head.triangles
         a, b, c = v[tris[:, 0]], v[tris[:, 1]], v[tris[:, 2]]
         normals = np.cross(b - a, c - a)
@@ -89,7 +89,7 @@ class HeadRenderer:
             draw.line([tuple(px[i]) for i in lid], fill=(40, 28, 24), width=lash, joint="curve")
         return np.asarray(image)
 
-    def _draw_mouth(self, draw, v: np.ndarray, px: np.ndarray) -> None:
+    def _draw_mouth(self, draw, px: np.ndarray) -> None:
         left, right, top, bottom = px[291], px[61], px[13], px[14]
         cx, cy = (left[0] + right[0]) / 2, (top[1] + bottom[1]) / 2
         half_w = abs(left[0] - right[0]) / 2 + 2
@@ -98,7 +98,7 @@ class HeadRenderer:
         teeth_h = 0.28 * self._scale  # upper teeth show under the upper lip
         draw.rectangle([cx - 0.6 * half_w, top[1] - 2, cx + 0.6 * half_w, top[1] + teeth_h], fill=(236, 232, 222))
 
-    def _draw_eye(self, draw, v: np.ndarray, px: np.ndarray, side: str, gaze) -> None:
+    def _draw_eye(self, draw, px: np.ndarray, side: str, gaze) -> None:
         upper, lower, outer, inner = _EYES[side]
         cx = (px[outer][0] + px[inner][0]) / 2
         cy = (px[upper][1] + px[lower][1]) / 2

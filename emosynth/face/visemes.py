@@ -23,7 +23,7 @@ import numpy as np
 from .arkit import index_of
 
 __all__ = ["VISEME_POSES", "PHONEME_VISEMES", "MouthSegment", "mouth_segments", "mouth_weights",
-           "LIP_OPENING_SHAPES", "loudness_envelope"]
+           "LIP_OPENING_SHAPES", "loudness_envelope", "lips_apart", "close_lips"]
 
 _L, _R = "Left", "Right"
 
@@ -153,6 +153,13 @@ def mouth_weights(segments: Sequence[MouthSegment], times_s: np.ndarray, loudnes
             inside[np.argmin(np.abs(times_s - (seg.start_s + seg.end_s) / 2))] = True
         closed |= inside
     return np.clip(weights, 0.0, 1.0), closed
+
+
+def lips_apart(weights: np.ndarray) -> np.ndarray:
+    """How far the lips are parted in each frame of ARKit weights (n, 52): the jaw's opening not
+    cancelled by mouthClose, plus every lip-parting shape; 0 where close_lips shut them."""
+    apart = weights[:, index_of("jawOpen")] - weights[:, index_of("mouthClose")]
+    return apart + sum(weights[:, index_of(s)] for s in LIP_OPENING_SHAPES)
 
 
 def close_lips(weights: np.ndarray, closed: np.ndarray) -> None:
