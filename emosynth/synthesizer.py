@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -24,10 +25,11 @@ import soundfile as sf
 from .emotions import EmotionSpec, parse_emotion
 from .errors import AudioError
 from .io import atomic_path
-from .recognizer import EmotionScores, Recognizer
+from .recognizer import EmotionScores, Recognizer, SpeakerReference
 from .voice.backbone import SAMPLE_RATE_HZ, Backbone
 from .voice.contours import F0_STEP_S, shape_f0
 from .voice.prosody import ProsodyPlan
+from .voice.references import voice_reference
 from .voice.text import PhonemeChunk, text_to_chunks
 from .voice.voices import Voice, load_voice
 
@@ -126,6 +128,12 @@ class Synthesizer:
             self._recognizer = Recognizer.load()
         return self._recognizer
 
+    @cached_property
+    def reference(self) -> SpeakerReference:
+        """The voice's neutral as the recognizer hears it, which scores are read against: shipped
+        with a single voice, built once and cached on disk for a blend (:mod:`.voice.references`)."""
+        return voice_reference(self.voice, self.recognizer)
+
     def plan(self, emotion: str | EmotionSpec) -> ProsodyPlan:
         return ProsodyPlan.for_emotion(parse_emotion(emotion), self.voice.tokens)
 
@@ -142,7 +150,7 @@ class Synthesizer:
         audio, phonemes, f0 = _join(chunks)
         scores = None
         if score:
-            scores = self.recognizer.score_array(audio, SAMPLE_RATE_HZ, reference=self.voice.reference)
+            scores = self.recognizer.score_array(audio, SAMPLE_RATE_HZ, reference=self.reference)
         return Utterance(text=text, audio=audio, sample_rate_hz=SAMPLE_RATE_HZ, phonemes=phonemes,
                          f0_hz=f0, f0_step_s=F0_STEP_S, emotion=plan.emotion, plan=plan,
                          voice=self.voice.name, scores=scores, chunks=tuple(c.text for c in chunks))

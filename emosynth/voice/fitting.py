@@ -31,9 +31,11 @@ from ..profiles import load_human_profiles
 from ..recognizer import Recognizer, SpeakerReference
 from .backbone import SAMPLE_RATE_HZ
 from .prosody import PROSODY_DIM, EmotionToken, EmotionTokenBank, ProsodyControls
+from .references import write_reference
 from .voices import Voice, VoiceInfo, assets_dir
 
-__all__ = ["FIT_SENTENCES", "ALPHA_GRID", "human_tokens", "fit_voice", "FitResult"]
+__all__ = ["FIT_SENTENCES", "ALPHA_GRID", "human_tokens", "fit_voice", "FitResult", "neutral_reference",
+           "rendition_features"]
 
 FIT_SENTENCES: tuple[str, ...] = (
     "The meeting is on the second floor of the building.",
@@ -98,24 +100,17 @@ def fit_voice(
     progress: Callable[[], None] | None = None,
 ) -> FitResult:
     """Reference and tokens for one catalogued voice (see the module docstring)."""
-    from ..synthesizer import Synthesizer
-
     controls = human_tokens(info.gender)
+
+    def voice(alpha: float) -> Voice:
+        bank = _bank(controls, dict.fromkeys(_EMOTIONS, alpha), {"voice": info.name})
+        return Voice(name=info.name, parts=((info, 1.0),), tokens=bank, reference=None)
 
     def features(alpha: float, emotion: str) -> np.ndarray:
         """Recognizer features of every sentence with the tokens scaled by ``alpha``."""
-        bank = _bank(controls, dict.fromkeys(_EMOTIONS, alpha), {"voice": info.name})
-        synth = Synthesizer(Voice(name=info.name, parts=((info, 1.0),), tokens=bank, reference=None),
-                            recognizer=recognizer)
-        rows = []
-        for text in sentences:
-            audio = synth.say(text, emotion=emotion, score=False).audio
-            rows.append(recognizer.features(Audio(audio, SAMPLE_RATE_HZ)))  # resampled there
-            if progress:
-                progress()
-        return np.stack(rows)
+        return rendition_features(voice(alpha), recognizer, sentences, emotion=emotion, progress=progress)
 
-    reference = recognizer.reference_from_features(features(1.0, "neutral"))
+    reference = neutral_reference(voice(1.0), recognizer, sentences, progress=progress)
     search = {}
     for emotion in _EMOTIONS:
         k = PRIMARY_EMOTIONS.index(emotion)
@@ -133,6 +128,28 @@ def fit_voice(
     return FitResult(tokens=_bank(controls, alphas, fit_info), reference=reference, search=search)
 
 
+def rendition_features(voice: Voice, recognizer: Recognizer, sentences: Sequence[str], *,
+                       emotion: str = "neutral", progress: Callable[[], None] | None = None) -> np.ndarray:
+    """Recognizer features (n, F) of ``voice`` reading each sentence with ``emotion``."""
+    from ..synthesizer import Synthesizer
+
+    synth = Synthesizer(voice, recognizer=recognizer)
+    rows = []
+    for text in sentences:
+        audio = synth.say(text, emotion=emotion, score=False).audio
+        rows.append(recognizer.features(Audio(audio, SAMPLE_RATE_HZ)))  # resampled there
+        if progress:
+            progress()
+    return np.stack(rows)
+
+
+def neutral_reference(voice: Voice, recognizer: Recognizer, sentences: Sequence[str] = FIT_SENTENCES, *,
+                      progress: Callable[[], None] | None = None) -> SpeakerReference:
+    """The recognizer's reference for ``voice``'s neutral renditions of ``sentences``: how the
+    shipped references are made, and how a blend's is (:mod:`emosynth.voice.references`)."""
+    return recognizer.reference_from_features(rendition_features(voice, recognizer, sentences, progress=progress))
+
+
 def _choose_alpha(scores: dict[float, float]) -> float:
     best = ALPHA_GRID[0]
     for alpha in ALPHA_GRID[1:]:
@@ -143,9 +160,5 @@ def _choose_alpha(scores: dict[float, float]) -> float:
 
 def save_fit(result: FitResult, name: str) -> None:
     """Write the voice's tokens and reference into voices/ (atomically)."""
-    from ..io import atomic_path
-
     result.tokens.save(assets_dir() / "tokens" / f"{name}.json")
-    with atomic_path(assets_dir() / "references" / f"{name}.npz") as tmp:
-        with open(tmp, "wb") as fh:
-            np.savez(fh, mean=result.reference.mean, sd=result.reference.sd, n_clips=result.reference.n_clips)
+    write_reference(assets_dir() / "references" / f"{name}.npz", result.reference)

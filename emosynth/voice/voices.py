@@ -4,7 +4,8 @@ The catalogue is ``voices/catalog.json`` (installed as ``emosynth.voice_assets``
 per Kokoro voice pack, with gender, source and licence. Per voice, ``voices/tokens/NAME.json``
 holds its emotion tokens (:class:`~emosynth.voice.prosody.EmotionTokenBank`) and
 ``voices/references/NAME.npz`` the recognizer's statistics of its neutral speech, so a clip of
-that voice can be judged against its own neutral (see docs/recognizer.md).
+that voice can be judged against its own neutral (see docs/recognizer.md). A blend's reference
+is built from its own neutral speech on first use and cached (:mod:`emosynth.voice.references`).
 
 A voice may be a blend, ``kumo:0.6,alpha:0.4``: the style vectors and the emotion tokens mix
 linearly with the same weights (weights are normalised to sum to 1).
@@ -25,6 +26,7 @@ from ..recognizer.model import SpeakerReference
 from .assets import style_for
 from .errors import VoiceError
 from .prosody import EmotionToken, EmotionTokenBank, ProsodyControls
+from .references import read_reference
 
 __all__ = ["Voice", "VoiceInfo", "voice_catalog", "load_voice", "assets_dir", "DEFAULT_VOICE"]
 
@@ -107,11 +109,9 @@ def load_tokens(name: str) -> EmotionTokenBank:
 
 
 def load_reference(name: str) -> SpeakerReference | None:
+    """The shipped neutral reference of a catalogued voice, None if it has none."""
     path = assets_dir() / "references" / f"{name}.npz"
-    if not path.exists():
-        return None
-    with np.load(path) as data:
-        return SpeakerReference(mean=data["mean"], sd=data["sd"], n_clips=int(data["n_clips"]))
+    return read_reference(path) if path.exists() else None
 
 
 def _blend_tokens(banks: list[tuple[EmotionTokenBank, float]]) -> EmotionTokenBank:
@@ -138,5 +138,6 @@ def load_voice(spec: str | None = None) -> Voice:
         return Voice(name=name, parts=tuple(weighted), tokens=load_tokens(name), reference=load_reference(name))
     name = ",".join(f"{info.name}:{w:.2f}" for info, w in weighted)
     tokens = _blend_tokens([(load_tokens(info.name), w) for info, w in weighted])
-    # A blend has no measured neutral reference; its clips are judged plainly.
+    # A blend ships no reference: the synthesizer builds its own on first use and caches it on
+    # disk (emosynth.voice.references), so loading a blend stays cheap.
     return Voice(name=name, parts=tuple(weighted), tokens=tokens, reference=None)

@@ -1,0 +1,103 @@
+"""Blends are judged against their own neutral reference, built like the shipped ones and cached."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from emosynth.recognizer import Recognizer
+from emosynth.synthesizer import Synthesizer
+from emosynth.voice import fitting, references
+from emosynth.voice.voices import load_reference, load_voice
+
+BLEND = "kumo:0.6,alpha:0.4"
+# Two of the reference sentences keep the test short; the sentences are part of the cache key.
+SENTENCES = fitting.FIT_SENTENCES[:2]
+
+
+@pytest.fixture(scope="module")
+def recognizer() -> Recognizer:
+    return Recognizer.load()
+
+
+@pytest.fixture()
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setattr(fitting, "FIT_SENTENCES", SENTENCES)
+    return tmp_path / "emosynth" / "references"
+
+
+@pytest.fixture()
+def blend_utterance(cache, recognizer):
+    synth = Synthesizer(BLEND, recognizer=recognizer)
+    return synth, synth.say("The package arrived on Tuesday.", emotion="joy")
+
+
+def test_cache_dir_respects_xdg_and_defaults_to_home(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert references.reference_cache_dir() == tmp_path / "xdg" / "emosynth" / "references"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert references.reference_cache_dir() == tmp_path / "home" / ".cache" / "emosynth" / "references"
+
+
+def test_key_follows_exact_normalised_weights(recognizer):
+    def key(spec: str, sentences=SENTENCES) -> str:
+        return references.reference_key(load_voice(spec), recognizer, sentences)
+
+    assert key(BLEND) == key("alpha:2,kumo:3")  # the same blend once normalised, in any order
+    assert key(BLEND) != key("kumo:0.5,alpha:0.5")
+    assert key(BLEND) != key("kumo:0.601,alpha:0.399")  # both named kumo:0.60,alpha:0.40
+    assert key(BLEND) != key("kumo:0.6,nezumi:0.4")
+    assert key(BLEND) != key(BLEND, fitting.FIT_SENTENCES[:3])
+
+
+def test_single_voice_uses_its_shipped_reference(recognizer, cache):
+    synth = Synthesizer("kumo", recognizer=recognizer)
+    shipped = load_reference("kumo")
+    assert shipped is not None and synth.reference is synth.voice.reference
+    assert not cache.exists()  # nothing built for a voice that ships its reference
+
+
+def test_blend_utterance_is_scored_against_its_own_neutral(blend_utterance, recognizer, cache):
+    synth, utterance = blend_utterance
+    assert utterance.scores is not None and utterance.scores.speaker_normalised
+    blend_ref = synth.reference
+    assert blend_ref.n_clips == len(SENTENCES) and np.all(np.isfinite(blend_ref.mean))
+    # The same score as reading the clip against that reference by hand.
+    by_hand = recognizer.score_array(utterance.audio, utterance.sample_rate_hz, reference=blend_ref)
+    assert by_hand.probabilities == pytest.approx(utterance.scores.probabilities)
+    # Its own neutral, not a component's: neither the shipped references nor the components'
+    # references built from the same sentences.
+    for name in ("kumo", "alpha"):
+        built = fitting.neutral_reference(load_voice(name), recognizer, SENTENCES)
+        for other in (load_reference(name), built):
+            assert other is not None
+            assert np.linalg.norm(blend_ref.mean - other.mean) > 1e-3 * np.linalg.norm(other.mean)
+    # The reference was written to the cache, atomically (no temporary file left behind).
+    files = sorted(p.name for p in cache.iterdir())
+    assert len(files) == 1 and files[0].endswith(".npz")
+
+
+def test_cached_reference_is_read_back_without_synthesis(blend_utterance, recognizer, monkeypatch):
+    synth, _ = blend_utterance
+    built = synth.reference
+
+    def no_synthesis(*args, **kwargs):
+        raise AssertionError("the cached reference should have been read")
+
+    monkeypatch.setattr(fitting, "neutral_reference", no_synthesis)
+    again = Synthesizer("alpha:0.4,kumo:0.6", recognizer=recognizer).reference
+    np.testing.assert_array_equal(again.mean, built.mean)
+    np.testing.assert_array_equal(again.sd, built.sd)
+    assert again.n_clips == built.n_clips
+
+
+def test_unreadable_cache_file_is_rebuilt(cache, recognizer):
+    voice = load_voice(BLEND)
+    path = cache / f"{references.reference_key(voice, recognizer, SENTENCES)}.npz"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"not an npz")
+    ref = references.built_reference(voice, recognizer)
+    assert ref.n_clips == len(SENTENCES)
+    assert references.read_reference(path).n_clips == len(SENTENCES)
