@@ -14,6 +14,7 @@ __all__ = [
     "MissingExtraError",
     "EmotionSpecError",
     "FaceError",
+    "RecipeError",
 ]
 
 
@@ -43,6 +44,10 @@ class EmotionSpecError(EmosynthError):
 
 class FaceError(EmosynthError):
     """Face animation input or output that cannot be used (no timings, bad frame rate, bad track file)."""
+
+
+class RecipeError(EmosynthError):
+    """A batch recipe (or output folder) that cannot be used: bad YAML, unknown keys, bad values."""
 
 
 class MissingExtraError(EmosynthError):

@@ -118,9 +118,12 @@ class Utterance:
 class Synthesizer:
     """Emotional speech from one voice. The model loads on first use and is shared."""
 
-    def __init__(self, voice: str | Voice | None = None, *, recognizer: Recognizer | None = None) -> None:
+    def __init__(self, voice: str | Voice | None = None, *, recognizer: Recognizer | None = None,
+                 threads: int | None = None) -> None:
+        """``threads``: the backbone's intra-op threads (default min(2, CPUs)); batch workers use 1."""
         self.voice = voice if isinstance(voice, Voice) else load_voice(voice)
         self._recognizer = recognizer
+        self._threads = threads
 
     @property
     def recognizer(self) -> Recognizer:
@@ -156,7 +159,7 @@ class Synthesizer:
                          voice=self.voice.name, scores=scores, chunks=tuple(c.text for c in chunks))
 
     def _speak_chunk(self, chunk: PhonemeChunk, plan: ProsodyPlan) -> SpeechChunk:
-        backbone = Backbone.load()
+        backbone = Backbone.load(threads=self._threads)
         style = self.voice.style(chunk.n_tokens)
         style[128:] += plan.style_offset.astype(np.float32)
         c = plan.controls

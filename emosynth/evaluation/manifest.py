@@ -34,6 +34,7 @@ from pathlib import Path
 
 from ..emotions import CIRCUMPLEX, MAX_INTENSITY, PRIMARY_EMOTIONS, parse_emotion
 from ..errors import EmotionSpecError, ManifestError
+from ..io import read_user_text
 
 __all__ = ["ManifestRow", "read_manifest", "MANIFEST_COLUMNS", "DEFAULT_SPEAKER"]
 
@@ -73,12 +74,7 @@ def read_manifest(
     """
     manifest = Path(path)
     folder = Path(audio_dir) if audio_dir is not None else manifest.parent
-    try:
-        text = manifest.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise ManifestError(f"{manifest}: no such manifest file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ManifestError(f"{manifest}: cannot be read as UTF-8 text ({exc})") from None
+    text = read_user_text(manifest, ManifestError, "manifest file")
     is_jsonl = manifest.suffix.lower() in (".jsonl", ".json") or text.lstrip().startswith("{")
     records = _jsonl_records(manifest, text) if is_jsonl else _csv_records(manifest, text)
     rows, problems = [], []

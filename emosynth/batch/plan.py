@@ -1,0 +1,68 @@
+"""A recipe expanded into the clips it asks for, in a fixed order, with stable names.
+
+Which texts each (voice, emotion) condition speaks is drawn from a generator seeded by the
+recipe's seed and the condition itself, so adding a voice or an emotion to a recipe leaves the
+other conditions' clips as they were. Clip names are readable and stable:
+``kumo_joy1_000.flac``, ``alpha_joy0.5+surprise0.3_001.flac``, ``kumo_neg-joy0.5_000.flac``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..emotions import EmotionSpec
+from .recipe import Recipe
+
+__all__ = ["BatchItem", "plan_items", "plan_fingerprint"]
+
+
+@dataclass(frozen=True)
+class BatchItem:
+    """One clip to make."""
+
+    index: int  # position in the plan (the manifest's order)
+    clip_id: str
+    text: str
+    voice: str
+    emotion: EmotionSpec
+    face_seed: int
+
+
+def _slug(text: str) -> str:
+    s = text.replace(":", "").replace(",", "+")
+    s = re.sub(r"(^|\+)-", r"\1neg-", s)
+    return re.sub(r"[^A-Za-z0-9.+_-]", "", s)
+
+
+def _condition_seed(seed: int, voice: str, emotion: EmotionSpec) -> int:
+    digest = hashlib.sha256(f"{seed}|{voice}|{emotion.text}".encode()).digest()
+    return int.from_bytes(digest[:8], "little")
+
+
+def plan_items(recipe: Recipe) -> list[BatchItem]:
+    """Every clip of the recipe: voices x emotions x per_condition texts."""
+    items: list[BatchItem] = []
+    n = len(recipe.texts)
+    for voice in recipe.voices:
+        for emotion in recipe.emotions:
+            seed = _condition_seed(recipe.seed, voice, emotion)
+            order = np.random.default_rng(seed).permutation(n)
+            for k in range(recipe.per_condition):
+                text = recipe.texts[int(order[k % n])]  # more clips than texts: cycle through them again
+                items.append(BatchItem(index=len(items), clip_id=f"{_slug(voice)}_{_slug(emotion.text)}_{k:03d}",
+                                       text=text, voice=voice, emotion=emotion, face_seed=(seed + k) % 2**31))
+    return items
+
+
+def plan_fingerprint(recipe: Recipe, items: list[BatchItem]) -> str:
+    """A digest of everything that decides the files: a folder made by one plan is only resumed
+    by the same plan."""
+    body = {"output": [recipe.output.format, recipe.output.sample_rate, recipe.output.face],
+            "gate": [recipe.quality_gate.min_probability, recipe.quality_gate.action],
+            "items": [[i.clip_id, i.text, i.voice, i.emotion.text, i.face_seed] for i in items]}
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()

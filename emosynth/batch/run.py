@@ -1,0 +1,264 @@
+"""Making a recipe's dataset: render clips on local processes or a Ray cluster, write them safely.
+
+Crash safety rests on one rule: a clip counts as done only when its row file
+(``.batch/rows/CLIP.json``) exists, and that file is written, atomically, after the clip's audio
+(and face curves) are in place, each written atomically too. A run killed at any moment (kill -9
+included) therefore leaves whole clips with rows, at most some whole files without rows (made
+again on the next run) and stray temporary files (removed on the next run). ``metadata.csv``,
+``manifest.jsonl`` and ``dataset_card.md`` are rebuilt from the rows in plan order at the end of
+every run, so they always match the files.
+
+Every clip is rendered the same way whichever engine runs it (one intra-op thread, the same
+seeds), so local and Ray runs, with any number of workers, give byte-identical files.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..emotions import PRIMARY_EMOTIONS
+from ..errors import EmosynthError, MissingExtraError, RecipeError
+from ..io import write_bytes_atomic, write_text_atomic
+from .card import dataset_card
+from .plan import BatchItem, plan_fingerprint, plan_items
+from .recipe import OutputSpec, QualityGate, Recipe
+
+__all__ = ["BatchResult", "run_batch", "render_clip", "RenderedClip", "METADATA_COLUMNS", "ENGINES"]
+
+ENGINES = ("local", "ray")
+_STATE = ".batch"
+METADATA_COLUMNS = (
+    "file_name", "text", "voice", "emotion", "kind", *(f"w_{e}" for e in PRIMARY_EMOTIONS),
+    "intensity", "valence", "arousal", "target", "label", "confidence", "target_probability",
+    "heard_valence", "heard_arousal", "passed", "duration_s", "sample_rate",
+)
+
+
+@dataclass(frozen=True)
+class RenderedClip:
+    """What a worker hands back: the encoded audio, the face curves if asked, the metadata row."""
+
+    clip_id: str
+    audio: bytes
+    track: object | None  # a BlendshapeTrack
+    row: dict
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    out_dir: Path
+    planned: int
+    rendered_now: int  # clips made by this run (the rest were done before)
+    kept: int
+    flagged: int
+    dropped: int
+
+
+# -- one clip, in whichever process runs it -------------------------------------------------------
+_synthesizers: dict = {}
+
+
+def _synthesizer(voice: str):
+    """One Synthesizer per voice and process, on one thread (workers run side by side)."""
+    from ..recognizer import ClipFeatureExtractor, Recognizer
+    from ..synthesizer import Synthesizer
+
+    if voice not in _synthesizers:
+        shared = next(iter(_synthesizers.values()), None)
+        recognizer = shared.recognizer if shared else Recognizer(
+            Recognizer.load().weights, extractor=ClipFeatureExtractor(threads=1))
+        _synthesizers[voice] = Synthesizer(voice, recognizer=recognizer, threads=1)
+    return _synthesizers[voice]
+
+
+def _encode(audio: np.ndarray, rate_in: int, output: OutputSpec) -> tuple[bytes, float]:
+    import soundfile as sf
+    from scipy.signal import resample_poly
+
+    if output.sample_rate != rate_in:
+        g = math.gcd(output.sample_rate, rate_in)
+        audio = resample_poly(audio, output.sample_rate // g, rate_in // g)
+    buf = io.BytesIO()
+    sf.write(buf, np.clip(audio, -1.0, 1.0), output.sample_rate, format=output.format.upper(), subtype="PCM_16")
+    return buf.getvalue(), len(audio) / output.sample_rate
+
+
+def render_clip(item: BatchItem, output: OutputSpec, gate: QualityGate) -> RenderedClip:
+    """Speak one item, score it and build its metadata row."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):  # numeric libraries on one thread everywhere, so every engine gives the same bits
+        return _render_clip(item, output, gate)
+
+
+def _render_clip(item: BatchItem, output: OutputSpec, gate: QualityGate) -> RenderedClip:
+    utt = _synthesizer(item.voice).say(item.text, emotion=item.emotion, score=True)
+    audio, duration = _encode(utt.audio, utt.sample_rate_hz, output)
+    track = None
+    if output.face:
+        from ..face import animate_utterance
+
+        track = animate_utterance(utt, seed=item.face_seed)
+    spec, s = item.emotion, utt.scores
+    # Pure negations (-joy:0.5) ask for no particular emotion: they have no target and pass the gate.
+    target = spec.dominant if (spec.dominant != "neutral" or spec.intensity == 0.0) else ""
+    p_target = s.probabilities[target] if target else float("nan")
+    row = {
+        "file_name": f"audio/{item.clip_id}.{output.format}", "text": item.text, "voice": item.voice,
+        "emotion": spec.text, "kind": spec.kind,
+        **{f"w_{e}": round(w, 4) for e, w in zip(PRIMARY_EMOTIONS, spec.weights)},
+        "intensity": round(spec.intensity, 4), "valence": round(spec.valence, 4), "arousal": round(spec.arousal, 4),
+        "target": target, "label": s.label, "confidence": round(s.confidence, 4),
+        "target_probability": round(p_target, 4) if target else None,
+        "heard_valence": round(s.valence, 4), "heard_arousal": round(s.arousal, 4),
+        "passed": (not target) or p_target >= gate.min_probability,
+        "duration_s": round(duration, 4), "sample_rate": output.sample_rate,
+    }
+    return RenderedClip(clip_id=item.clip_id, audio=audio, track=track, row=row)
+
+
+# -- engines --------------------------------------------------------------------------------------
+def _local(todo: list[BatchItem], recipe: Recipe, workers: int) -> Iterator[RenderedClip]:
+    if workers == 1:
+        for item in todo:
+            yield render_clip(item, recipe.output, recipe.quality_gate)
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    # spawn: onnxruntime's thread pools do not survive a fork
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = [pool.submit(render_clip, item, recipe.output, recipe.quality_gate) for item in todo]
+        try:
+            for f in as_completed(futures):
+                yield f.result()
+        finally:
+            for f in futures:
+                f.cancel()
+
+
+def _ray(todo: list[BatchItem], recipe: Recipe, address: str | None) -> Iterator[RenderedClip]:
+    try:
+        import ray
+    except ImportError:
+        raise MissingExtraError("--engine ray", extra="ray") from None
+    if not ray.is_initialized():
+        try:
+            ray.init(address=address or "auto", include_dashboard=False, log_to_driver=False)
+        except (ConnectionError, RuntimeError, ValueError) as exc:
+            raise EmosynthError(f"cannot reach the Ray cluster at {address or 'auto'} ({exc}); start one with "
+                                "`ray start --head`, or give --ray-address ray://HOST:10001") from None
+    remote = ray.remote(num_cpus=1)(render_clip)
+    pending = [remote.remote(item, recipe.output, recipe.quality_gate) for item in todo]
+    try:
+        while pending:
+            done, pending = ray.wait(pending, num_returns=1)
+            yield ray.get(done[0])
+    finally:
+        for ref in pending:
+            ray.cancel(ref, force=True)
+
+
+# -- the folder -----------------------------------------------------------------------------------
+def _remove_leftovers(out_dir: Path) -> None:
+    """Temporary files of writes a killed run did not finish."""
+    for tmp in out_dir.rglob(".*.part"):
+        tmp.unlink(missing_ok=True)
+
+
+def _check_folder(out_dir: Path, fingerprint: str, recipe: Recipe) -> Path:
+    state = out_dir / _STATE
+    stamp = state / "plan.sha256"
+    if stamp.exists():
+        if stamp.read_text().strip() != fingerprint:
+            raise RecipeError(f"{out_dir} holds a dataset made from a different recipe (or seed); "
+                              "give a new --out folder, or delete this one to start again")
+    elif out_dir.exists() and any(p.name != _STATE for p in out_dir.iterdir()):
+        raise RecipeError(f"{out_dir} is not empty and is not an emosynth batch folder; give a new or empty --out folder")
+    (state / "rows").mkdir(parents=True, exist_ok=True)
+    write_text_atomic(stamp, fingerprint + "\n")
+    write_text_atomic(state / "recipe.yaml", recipe.source_text)
+    return state / "rows"
+
+
+def _done_rows(rows_dir: Path, out_dir: Path, items: list[BatchItem]) -> dict[str, dict]:
+    """Rows of clips that are complete: the row exists and, unless dropped, so does the audio."""
+    done = {}
+    for item in items:
+        path = rows_dir / f"{item.clip_id}.json"
+        if not path.exists():
+            continue
+        row = json.loads(path.read_text())
+        if row.get("dropped") or (out_dir / row["file_name"]).exists():
+            done[item.clip_id] = row
+    return done
+
+
+def _write_clip(clip: RenderedClip, out_dir: Path, rows_dir: Path, gate: QualityGate) -> dict:
+    row = dict(clip.row)
+    audio_path = out_dir / row["file_name"]
+    if not row["passed"] and gate.action == "drop":
+        audio_path.unlink(missing_ok=True)
+        row["dropped"] = True
+    else:
+        write_bytes_atomic(audio_path, clip.audio)
+        if clip.track is not None:
+            for suffix in (".npy", ".csv"):
+                clip.track.save(out_dir / "face" / f"{clip.clip_id}{suffix}")
+    write_text_atomic(rows_dir / f"{clip.clip_id}.json", json.dumps(row) + "\n")  # last: the clip is done
+    return row
+
+
+def _write_tables(out_dir: Path, rows: list[dict]) -> None:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=METADATA_COLUMNS, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: ("" if row[k] is None else row[k]) for k in METADATA_COLUMNS})
+    write_text_atomic(out_dir / "metadata.csv", buf.getvalue())
+    write_text_atomic(out_dir / "manifest.jsonl",
+                      "".join(json.dumps({k: row[k] for k in METADATA_COLUMNS}) + "\n" for row in rows))
+
+
+def run_batch(recipe: Recipe, out_dir: str | os.PathLike[str], *, engine: str = "local", workers: int | None = None,
+              ray_address: str | None = None, progress: bool = True,
+              on_clip: Callable[[dict], None] | None = None) -> BatchResult:
+    """Make (or finish making) the recipe's dataset in ``out_dir``."""
+    if engine not in ENGINES:
+        raise RecipeError(f"unknown engine {engine!r}; accepted: {', '.join(ENGINES)}")
+    workers = workers or os.cpu_count() or 1
+    if workers < 1:
+        raise RecipeError(f"workers must be at least 1, got {workers}")
+    out = Path(out_dir)
+    items = plan_items(recipe)
+    rows_dir = _check_folder(out, plan_fingerprint(recipe, items), recipe)
+    _remove_leftovers(out)
+    rows = _done_rows(rows_dir, out, items)
+    todo = [i for i in items if i.clip_id not in rows]
+    clips: Iterable[RenderedClip] = (_ray(todo, recipe, ray_address) if engine == "ray"
+                                     else _local(todo, recipe, min(workers, max(1, len(todo)))))
+    if todo:
+        from tqdm import tqdm
+
+        clips = tqdm(clips, total=len(todo), unit="clip", desc=recipe.name, disable=not progress,
+                     file=sys.stderr, smoothing=0.1)
+    for clip in clips:
+        rows[clip.clip_id] = _write_clip(clip, out, rows_dir, recipe.quality_gate)
+        if on_clip is not None:
+            on_clip(rows[clip.clip_id])
+    ordered = [rows[i.clip_id] for i in items]
+    kept = [r for r in ordered if not r.get("dropped")]
+    _write_tables(out, kept)
+    write_text_atomic(out / "dataset_card.md", dataset_card(recipe, ordered))
+    return BatchResult(out_dir=out, planned=len(items), rendered_now=len(todo), kept=len(kept),
+                       flagged=sum(1 for r in kept if not r["passed"]), dropped=len(ordered) - len(kept))
