@@ -90,7 +90,9 @@ def ordinal_words(n: int) -> str:
 def year_words(year: int) -> str:
     """A year read as English speakers read years: 1999 -> "nineteen ninety-nine",
     1905 -> "nineteen oh five", 1900 -> "nineteen hundred", 2005 -> "two thousand five",
-    2024 -> "twenty twenty-four". Years outside 1000-9999 are read as cardinals."""
+    2024 -> "twenty twenty-four". Years outside 1000-9999 are read as cardinals. Whether a
+    number in text is a year at all is decided from its context by the normaliser
+    (``normalize._expand_years``)."""
     if not 1000 <= year <= 9999:
         return cardinal_words(year)
     high, low = divmod(year, 100)

@@ -49,7 +49,7 @@ PARAGRAPH_PAUSE_S = 0.75
 #: Silence where a sentence too long for one chunk had to be cut between two words.
 WORD_BREAK_PAUSE_S = 0.10
 
-_ACCEPTED = ("English words, numbers (42, 3.5, 21st, 1999, $5.20, 50%, 10:30), common "
+_ACCEPTED = ("English words, numbers (42, 3.5, 21st, 1999, $5.20, 50%, 10:30, 5-10), common "
              "abbreviations (Mr., Dr., e.g., etc.) and symbols (&, %, +)")
 # Phoneme symbols that carry no sound of their own.
 _SILENT_SYMBOLS = frozenset(KEPT_PUNCTUATION) | {" "}
@@ -112,7 +112,9 @@ def split_sentences(text: str) -> list[Sentence]:
     A mark ends a sentence only before the end of the paragraph or a capital letter ('"Really?"
     she asked' stays whole), and a period after a single letter ("J. R. R. Tolkien") never does.
     Abbreviations and decimals are spelled out by normalisation first, so their periods are gone
-    before splitting.
+    before splitting: a title before a name loses its period ("Dr. Smith" -> "Doctor Smith", one
+    sentence), and an abbreviation keeps it only where it also ended the sentence ("on Elm St.
+    Then" -> "on Elm Street." + "Then ...").
     """
     if not isinstance(text, str):
         raise TextError(f"text must be a string, got {type(text).__name__}")
