@@ -13,7 +13,9 @@
   issue's four shapes (left and right averaged for the paired ones).
 * Speed: curves per second of audio, from timings and from audio alone, median of 3 repeats; and
   the avatar rendered at 512x512, 30 fps, and encoded to MP4 (H.264 + AAC), for the first 5
-  utterances (render alone and render + encode).
+  utterances (render alone and render + encode); the same for the portrait photo (faces/astronaut.jpg)
+  animated by the same tracks, with the one-off time to find its face and build the warp.
+  `--only portrait` measures just that and updates its entry in an existing results file.
 """
 
 from __future__ import annotations
@@ -81,12 +83,13 @@ def _speed(utts, from_audio: bool) -> float:
     return round(audio_s / statistics.median(runs), 1)
 
 
-def _video_speed(utts, tmp: Path) -> dict:
+def _video_speed(utts, tmp: Path, renderer=None) -> dict:
+    """Frames alone, and frames with MP4 encoding, in multiples of real time (default: the avatar)."""
     from emosynth.face.render import HeadRenderer, render_video
 
     tracks = [animate_utterance(u) for u in utts]
     audio_s = sum(u.duration_s for u in utts)
-    renderer = HeadRenderer(512)
+    renderer = renderer or HeadRenderer(512)
     start = time.perf_counter()
     for t in tracks:
         for i in range(t.n_frames):
@@ -94,10 +97,19 @@ def _video_speed(utts, tmp: Path) -> dict:
     render_s = time.perf_counter() - start
     start = time.perf_counter()
     for k, (u, t) in enumerate(zip(utts, tracks)):
-        render_video(t, u.audio, u.sample_rate_hz, tmp / f"v{k}.mp4")
+        render_video(t, u.audio, u.sample_rate_hz, tmp / f"v{k}.mp4", renderer=renderer)
     video_s = time.perf_counter() - start
     return {"audio_s": round(audio_s, 1), "render_x_real_time": round(audio_s / render_s, 1),
-            "render_and_encode_x_real_time": round(audio_s / video_s, 1), "size": 512, "fps": 30}
+            "render_and_encode_x_real_time": round(audio_s / video_s, 1), "size": renderer.size, "fps": 30}
+
+
+def _portrait_speed(utts, tmp: Path) -> dict:
+    from emosynth.face import PortraitRenderer, example_portrait_path, load_portrait
+
+    start = time.perf_counter()
+    renderer = PortraitRenderer(load_portrait(example_portrait_path()))
+    setup_s = time.perf_counter() - start
+    return {**_video_speed(utts, tmp, renderer), "setup_s": round(setup_s, 2)}
 
 
 def _round_trip(utts) -> dict:
@@ -133,9 +145,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=Path("../shared/data/ravdess"))
     parser.add_argument("--out", type=Path, default=_HERE / "results" / "face.json")
+    parser.add_argument("--only", choices=["portrait"], help="measure just this and update its entry in --out")
     args = parser.parse_args()
     synth = Synthesizer("kumo")
     sentences = _bench_sentences()
+    if args.only == "portrait":
+        result = json.loads(args.out.read_text()) if args.out.exists() else {}
+        with tempfile.TemporaryDirectory() as tmp:
+            utts = [synth.say(t, score=False) for t in sentences[:5]]
+            result["portrait_512_30fps"] = _portrait_speed(utts, Path(tmp))
+        write_text_atomic(args.out, json.dumps(result, indent=1) + "\n")
+        print(json.dumps(result["portrait_512_30fps"], indent=1))
+        return
     utts = [synth.say(t, score=False) for t in sentences]
     utts += [synth.say(t, emotion=e, score=False) for t in sentences[:3] for e in PRIMARY_EMOTIONS[1:]]
     result = {
@@ -149,6 +170,7 @@ def main() -> None:
     }
     with tempfile.TemporaryDirectory() as tmp:
         result["video_512_30fps"] = _video_speed(utts[:5], Path(tmp))
+        result["portrait_512_30fps"] = _portrait_speed(utts[:5], Path(tmp))
     result["round_trip_mediapipe"] = _round_trip(utts)
     write_text_atomic(args.out, json.dumps(result, indent=1) + "\n")
     print(json.dumps(result, indent=1))

@@ -55,8 +55,11 @@ def cli() -> None:
 @click.option("--fps", type=click.Choice([str(f) for f in (24, 25, 30, 50, 60)]), default="30", show_default=True,
               help="Frame rate of the face track.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the face's blinks, gaze and head motion.")
+@click.option("--portrait", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="With --face: the MP4 animates this photo (one face, seen from the front) instead of the "
+                   "avatar (extras: emosynth[facecheck,video]).")
 def say(text: str | None, emotion: str, voice: str | None, out_path: Path, as_json: bool, no_score: bool,
-        face_dir: Path | None, fps: str, seed: int) -> None:
+        face_dir: Path | None, fps: str, seed: int, portrait: Path | None) -> None:
     """Speak TEXT with an emotion and print the recognizer's verdict.
 
     With no TEXT, speaks a short demonstration sentence.
@@ -66,6 +69,9 @@ def say(text: str | None, emotion: str, voice: str | None, out_path: Path, as_js
 
     if out_path.suffix.lower() not in AUDIO_FORMATS:  # refuse before any work is done
         raise click.BadParameter(f"{out_path}: accepted suffixes are {', '.join(AUDIO_FORMATS)}", param_hint="--out")
+    if portrait is not None and face_dir is None:
+        raise click.BadParameter("animating a portrait needs --face DIR (where the video goes)", param_hint="--portrait")
+    renderer = _portrait_renderer(portrait)
     utterance = Synthesizer(voice=voice).say(text or _DEMO_TEXT, emotion=emotion, score=not no_score)
     track = None
     if face_dir is not None:  # animate before writing anything, so an error leaves no partial output
@@ -81,7 +87,7 @@ def say(text: str | None, emotion: str, voice: str | None, out_path: Path, as_js
         written = [track.save(face_dir / f"{out_path.stem}{suffix}") for suffix in TRACK_FORMATS]
         click.echo(f"wrote face track ({track.n_frames} frames at {track.fps} fps): "
                    + ", ".join(str(p) for p in written))
-        _write_video(track, utterance.audio, utterance.sample_rate_hz, face_dir / f"{out_path.stem}.mp4")
+        _write_video(track, utterance.audio, utterance.sample_rate_hz, face_dir / f"{out_path.stem}.mp4", renderer)
     if utterance.scores is not None:
         s = utterance.scores
         top = ", ".join(f"{e} {p:.2f}" for e, p in sorted(s.probabilities.items(), key=lambda kv: -kv[1])[:3])
@@ -89,13 +95,27 @@ def say(text: str | None, emotion: str, voice: str | None, out_path: Path, as_js
                    f"valence {s.valence:+.2f}, arousal {s.arousal:+.2f}")
 
 
-def _write_video(track, audio, sample_rate_hz: int, path: Path) -> None:
-    """The rendered avatar as MP4 when the video extra is installed; otherwise say how to get it."""
+def _portrait_renderer(path: Path | None):
+    """The frames of --portrait, its face found and checked before any work is done; None: the avatar."""
+    if path is None:
+        return None
+    from .errors import MissingExtraError
+    from .face.portrait import PortraitRenderer, load_portrait
+
+    try:
+        import imageio_ffmpeg  # noqa: F401  (the portrait is only ever shown as video)
+    except ImportError:
+        raise MissingExtraError("--portrait (an MP4 of the photo)", extra="facecheck,video") from None
+    return PortraitRenderer(load_portrait(path))
+
+
+def _write_video(track, audio, sample_rate_hz: int, path: Path, renderer=None) -> None:
+    """The rendered avatar (or portrait) as MP4 when the video extra is installed; otherwise say how to get it."""
     from .errors import MissingExtraError
     from .face.render import render_video
 
     try:
-        render_video(track, audio, sample_rate_hz, path)
+        render_video(track, audio, sample_rate_hz, path, renderer=renderer)
     except MissingExtraError as exc:
         click.echo(f"no video written: {exc}", err=True)
         return
@@ -250,13 +270,17 @@ def train_ser(data_dir: Path, out_path: Path, folds: int, seed: int, workers: in
               help="The face's emotion: a spec (joy:0.7, ...) or auto (the recognizer's reading of the audio).")
 @click.option("--fps", type=click.Choice([str(f) for f in (24, 25, 30, 50, 60)]), default="30", show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the blinks, gaze and head motion.")
-def animate(audio: Path, out_dir: Path, emotion: str, fps: str, seed: int) -> None:
+@click.option("--portrait", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="The MP4 animates this photo (one face, seen from the front) instead of the avatar "
+                   "(extras: emosynth[facecheck,video]).")
+def animate(audio: Path, out_dir: Path, emotion: str, fps: str, seed: int, portrait: Path | None) -> None:
     """Animate a face from a recording (WAV, FLAC, MP3, OGG): the mouth from the audio-to-mouth model,
     the expression from --emotion."""
     from .audio import load_audio
     from .face import TRACK_FORMATS, animate as animate_face
     from .face.animator import MAX_AUDIO_S
 
+    renderer = _portrait_renderer(portrait)  # checked before anything is written
     clip = load_audio(audio)
     if clip.duration_s > MAX_AUDIO_S:
         raise click.BadParameter(f"{audio} lasts {clip.duration_s:.0f} s; animate at most {MAX_AUDIO_S:.0f} s "
@@ -265,7 +289,7 @@ def animate(audio: Path, out_dir: Path, emotion: str, fps: str, seed: int) -> No
     written = [track.save(out_dir / f"{audio.stem}{suffix}") for suffix in TRACK_FORMATS]
     click.echo(f"emotion {track.info['emotion']['text']}; {track.n_frames} frames at {track.fps} fps: "
                + ", ".join(str(p) for p in written))
-    _write_video(track, clip.samples, clip.sample_rate_hz, out_dir / f"{audio.stem}.mp4")
+    _write_video(track, clip.samples, clip.sample_rate_hz, out_dir / f"{audio.stem}.mp4", renderer)
 
 
 @cli.command("train-face")

@@ -1,11 +1,16 @@
-"""Regenerate the listenable samples, their face curves and their table: python samples/make_samples.py"""
+"""Regenerate the listenable samples, their face curves and their table: python samples/make_samples.py
+
+``python samples/make_samples.py --photo`` only re-renders the photo videos from the saved curves and audio.
+"""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
+from emosynth.audio import load_audio
 from emosynth.emotions import PRIMARY_EMOTIONS
-from emosynth.face import animate_utterance
+from emosynth.face import BlendshapeTrack, PortraitRenderer, animate_utterance, example_portrait_path, load_portrait
 from emosynth.face.render import render_video
 from emosynth.synthesizer import Synthesizer
 
@@ -34,7 +39,22 @@ def main() -> None:
         rows.append(f"| [{name}]({name}) | `{u.emotion.text}` | {s.label} | {s.confidence:.2f} | "
                     f"{s.probabilities[target]:.2f} ({target}) | {s.valence:+.2f} | {s.arousal:+.2f} |")
     print("\n".join(rows))
+    photo_videos(here)
+
+
+def photo_videos(here: Path) -> None:
+    """Each primary's saved curves (face/kumo_<emotion>.csv) and audio animating the astronaut
+    portrait (faces/astronaut.jpg, public domain): face/kumo_<emotion>_photo.mp4, 512x512, 30 fps."""
+    renderer = PortraitRenderer(load_portrait(example_portrait_path()))
+    for emotion in PRIMARY_EMOTIONS:
+        track = BlendshapeTrack.load(here / "face" / f"kumo_{emotion}.csv")
+        clip = load_audio(here / f"kumo_{emotion}.flac")
+        render_video(track, clip.samples, clip.sample_rate_hz, here / "face" / f"kumo_{emotion}_photo.mp4",
+                     renderer=renderer)
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:] == ["--photo"]:
+        photo_videos(Path(__file__).resolve().parent)
+    else:
+        main()

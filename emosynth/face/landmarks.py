@@ -2,12 +2,16 @@
 
 The model (faces/face_landmarker.task: face detector, 478 landmarks and the 52-blendshape head;
 MediaPipe, Apache-2.0) ships with emosynth; the ``mediapipe`` runtime comes with the optional extra
-``facecheck``. Used by the round-trip check (render a track, read the blendshapes back, compare).
+``facecheck``. Used by the round-trip check (render a track, read the blendshapes back, compare)
+and to find the face in a portrait photo (:func:`find_faces`, :mod:`.portrait`).
 """
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Iterable, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -21,11 +25,61 @@ from .arkit import ARKIT_BLENDSHAPES
 if TYPE_CHECKING:
     from .track import BlendshapeTrack
 
-__all__ = ["FaceReader", "RoundTrip", "round_trip", "landmarker_model_path"]
+__all__ = ["FaceReader", "RoundTrip", "round_trip", "find_faces", "landmarker_model_path"]
 
 
 def landmarker_model_path() -> Path:
     return Path(str(resources.files("emosynth.face_assets") / "face_landmarker.task"))
+
+
+def _landmarker(what: str, *, num_faces: int, blendshapes: bool):
+    """(the mediapipe module, a FaceLandmarker for still images); ``what`` names the use in the
+    error raised when the ``facecheck`` extra is missing."""
+    try:
+        import mediapipe as mp
+        from mediapipe.tasks.python import BaseOptions
+        from mediapipe.tasks.python import vision
+    except ImportError:
+        raise MissingExtraError(what, extra="facecheck") from None
+    options = vision.FaceLandmarkerOptions(
+        base_options=BaseOptions(model_asset_path=str(landmarker_model_path())),
+        output_face_blendshapes=blendshapes, num_faces=num_faces, running_mode=vision.RunningMode.IMAGE)
+    return mp, vision.FaceLandmarker.create_from_options(options)
+
+
+def _as_mp_image(mp, image: np.ndarray):
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise FaceError(f"images must be RGB uint8 (h, w, 3), got {image.shape} {image.dtype}")
+    return mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(image))
+
+
+@contextmanager
+def _quiet_stderr():
+    """Standard error (file descriptor 2, where native code writes) sent to the null device."""
+    sys.stderr.flush()
+    saved, null = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(null)
+
+
+def find_faces(image: np.ndarray, *, max_faces: int = 4) -> list[np.ndarray]:
+    """The faces FaceLandmarker finds in one RGB uint8 image (h, w, 3), up to ``max_faces``: each an
+    array (478, 3) of its landmarks in pixels (x right, y down, from the image's top-left corner;
+    z depth on the x scale, smaller nearer the camera). The first 468 follow the canonical face
+    mesh's vertex order (:mod:`.head`), the last 10 are the irises."""
+    with _quiet_stderr():  # MediaPipe's C++ logging would print a page of notes before a one-line error
+        mp, landmarker = _landmarker("finding faces with MediaPipe", num_faces=max_faces, blendshapes=False)
+        try:
+            result = landmarker.detect(_as_mp_image(mp, image))
+        finally:
+            landmarker.close()
+    h, w = image.shape[:2]
+    return [np.array([(p.x * w, p.y * h, p.z * w) for p in face]) for face in result.face_landmarks]
 
 
 class FaceReader:
@@ -36,26 +90,13 @@ class FaceReader:
     """
 
     def __init__(self) -> None:
-        try:
-            import mediapipe as mp
-            from mediapipe.tasks.python import BaseOptions
-            from mediapipe.tasks.python import vision
-        except ImportError:
-            raise MissingExtraError("reading faces with MediaPipe", extra="facecheck") from None
-        self._mp = mp
-        options = vision.FaceLandmarkerOptions(
-            base_options=BaseOptions(model_asset_path=str(landmarker_model_path())),
-            output_face_blendshapes=True, num_faces=1, running_mode=vision.RunningMode.IMAGE)
-        self._landmarker = vision.FaceLandmarker.create_from_options(options)
+        self._mp, self._landmarker = _landmarker("reading faces with MediaPipe", num_faces=1, blendshapes=True)
 
     def blendshapes(self, frames: Iterable[np.ndarray]) -> np.ndarray:
         """(n, 52) in ARKIT_BLENDSHAPES order for RGB uint8 frames (h, w, 3)."""
         rows = []
         for frame in frames:
-            if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
-                raise FaceError(f"frames must be RGB uint8 (h, w, 3), got {frame.shape} {frame.dtype}")
-            image = self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=np.ascontiguousarray(frame))
-            result = self._landmarker.detect(image)
+            result = self._landmarker.detect(_as_mp_image(self._mp, frame))
             if not result.face_blendshapes:
                 rows.append(np.full(len(ARKIT_BLENDSHAPES), np.nan))
                 continue

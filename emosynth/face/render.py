@@ -122,15 +122,19 @@ def _ffmpeg() -> str:
 
 
 def render_video(track: BlendshapeTrack, audio: np.ndarray, sample_rate_hz: int, path: str | os.PathLike[str],
-                 *, size: int = DEFAULT_SIZE) -> Path:
-    """An MP4 (H.264 video at the track's frame rate, AAC audio) of the head speaking; atomic."""
+                 *, size: int = DEFAULT_SIZE, renderer=None) -> Path:
+    """An MP4 (H.264 video at the track's frame rate, AAC audio) of the head speaking; atomic.
+
+    ``renderer`` draws the frames: anything with ``size`` and ``frame(weights, head_rotation, gaze)``
+    (a :class:`.portrait.PortraitRenderer`, say); by default the avatar head, ``size`` x ``size``."""
     import soundfile as sf
 
     p = Path(path)
     if p.suffix.lower() != ".mp4":
         raise FaceError(f"{p}: video is written as .mp4")
     exe = _ffmpeg()
-    renderer = HeadRenderer(size)
+    renderer = HeadRenderer(size) if renderer is None else renderer
+    size = renderer.size
     with tempfile.TemporaryDirectory() as tmp:
         wav = Path(tmp) / "audio.wav"
         sf.write(str(wav), np.asarray(audio, dtype=np.float32), sample_rate_hz, subtype="PCM_16")

@@ -1,0 +1,225 @@
+"""A portrait photo animated by a track: its face found, bad photos refused, the mouth opening, the eyes
+closing, the rest pose keeping the photo, and the CLI writing the video (or nothing)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from emosynth.errors import FaceError
+from emosynth.face import ARKIT_BLENDSHAPES, PortraitRenderer, example_portrait_path, load_portrait
+
+pytest.importorskip("mediapipe", reason="needs the facecheck extra (mediapipe): pip install 'emosynth[facecheck]'")
+pytest.importorskip("cv2", reason="needs OpenCV (extra facecheck): pip install 'emosynth[facecheck]'")
+
+CLIP = Path(__file__).resolve().parents[1] / "emosynth" / "data" / "samples" / "ravdess-12-joy.flac"
+
+
+def w(**shapes: float) -> np.ndarray:
+    return np.array([shapes.get(n, 0.0) for n in ARKIT_BLENDSHAPES])
+
+
+@pytest.fixture(scope="module")
+def photo() -> np.ndarray:
+    """scikit-image's astronaut (NASA, public domain), 512 x 512, one face, smiling with teeth."""
+    from PIL import Image
+
+    return np.asarray(Image.open(example_portrait_path()).convert("RGB"))
+
+
+@pytest.fixture(scope="module")
+def portrait():
+    return load_portrait(example_portrait_path())
+
+
+@pytest.fixture(scope="module")
+def renderer(portrait) -> PortraitRenderer:
+    return PortraitRenderer(portrait)
+
+
+@pytest.fixture(scope="module")
+def reader():
+    from emosynth.face.landmarks import FaceReader
+
+    with FaceReader() as r:
+        yield r
+
+
+def read(reader, frame: np.ndarray, *names: str) -> list[float]:
+    row = reader.blendshapes([frame])[0]
+    return [float(row[ARKIT_BLENDSHAPES.index(n)]) for n in names]
+
+
+def test_the_astronauts_landmarks_are_found(photo):
+    from emosynth.face.landmarks import find_faces
+
+    faces = find_faces(photo)
+    assert len(faces) == 1 and faces[0].shape == (478, 3)
+    lm = faces[0][:, :2]
+    assert lm[159, 1] < lm[1, 1] < lm[13, 1] < lm[152, 1]  # eyes, nose tip, lips, chin: top to bottom
+    assert lm[386, 0] > lm[1, 0] > lm[159, 0]  # her left eye is on the viewer's right
+    assert 150 < lm[:, 0].min() and lm[:, 0].max() < 300 and 50 < lm[:, 1].min() and lm[:, 1].max() < 200
+
+
+def test_the_crop_is_square_around_the_face_and_its_landmarks_are_right(portrait):
+    from emosynth.face.landmarks import find_faces
+
+    assert portrait.image.shape == (512, 512, 3) and portrait.image.dtype == np.uint8
+    lm = portrait.landmarks[:468, :2]
+    extent = (lm.max(axis=0) - lm.min(axis=0)).max()
+    assert 0.35 * 512 < extent < 0.6 * 512
+    assert np.all(lm > 40) and np.all(lm < 512 - 40)
+    # found again in the crop, the face lies where the crop's landmarks say
+    again = find_faces(portrait.image)[0][:468, :2] - 0.5
+    assert np.median(np.linalg.norm(again - lm, axis=1)) < 3.0
+
+
+def _two_faces(photo):
+    face = photo[30:300, 100:370]
+    return np.ascontiguousarray(np.concatenate([face, face], axis=1))
+
+
+def _shrunk(photo, side):
+    from PIL import Image
+
+    return np.asarray(Image.fromarray(photo).resize((side, side)))
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda p: np.full((300, 400, 3), 120, np.uint8), r"no face found; accepted: a photo of one face"),
+    (_two_faces, r"2 faces found; accepted: a photo of exactly one face"),
+    (lambda p: _shrunk(p, 100), r"the image is 100x100 px; accepted: portraits at least 128 px"),
+    (lambda p: _shrunk(p, 200), r"the face is \d+ px wide; accepted: faces at least 64 px wide"),
+    (lambda p: p[:, :, 0], r"expected RGB uint8"),
+])
+def test_bad_portraits_get_a_specific_error(photo, make, message):
+    with pytest.raises(FaceError, match=message):
+        load_portrait(make(photo))
+
+
+def test_bad_files_get_a_specific_error(tmp_path):
+    (tmp_path / "notes.jpg").write_text("not a photo")
+    with pytest.raises(FaceError, match=r"notes\.jpg: not an image that can be read.*accepted: photos as JPEG"):
+        load_portrait(tmp_path / "notes.jpg")
+    with pytest.raises(FaceError, match=r"gone\.png: no such file"):
+        load_portrait(tmp_path / "gone.png")
+    with pytest.raises(FaceError, match="frame size 10"):
+        load_portrait(example_portrait_path(), size=10)
+
+
+def test_exif_orientation_is_respected(tmp_path, photo):
+    from PIL import Image
+
+    rotated = Image.fromarray(photo).rotate(90, expand=True)  # stored on its side ...
+    exif = Image.Exif()
+    exif[0x0112] = 6  # ... and marked "rotate 90 degrees clockwise to view"
+    rotated.save(tmp_path / "side.jpg", exif=exif, quality=95)
+    upright = load_portrait(tmp_path / "side.jpg").landmarks
+    assert upright[159, 1] < upright[13, 1] and upright[386, 0] > upright[159, 0]
+
+
+def test_weights_of_zero_show_the_photo(portrait, renderer):
+    rest = renderer.frame(w())
+    diff = np.abs(rest.astype(int) - portrait.image)
+    # her smile shows teeth, so the rest pose closes the lips: only the mouth changes
+    outside = ~_around_the_mouth(portrait.landmarks)
+    assert diff[outside].max() <= 8 and diff[outside].mean() < 0.02
+    assert (diff.max(axis=2) == 0).mean() > 0.95 and diff.mean() < 1.0  # nearly all of it is the photo's pixels
+    # the lips are closed, the eyes, brows, forehead and cheeks stay put
+    rest_at = renderer.targets(w())
+    photo_at = portrait.landmarks[:468, :2]
+    assert np.linalg.norm(rest_at[13] - rest_at[14]) < 0.5 < np.linalg.norm(photo_at[13] - photo_at[14])
+    still = [159, 145, 386, 374, 105, 334, 10, 234, 454]
+    assert np.all(rest_at[still] == photo_at[still])
+
+
+def _around_the_mouth(landmarks: np.ndarray) -> np.ndarray:
+    """A mask (512, 512): the lips' bounding box grown by its own size on every side."""
+    lips = landmarks[[61, 291, 0, 17], :2]
+    (x0, y0), (x1, y1) = lips.min(axis=0) - np.ptp(lips, axis=0), lips.max(axis=0) + np.ptp(lips, axis=0)
+    mask = np.zeros((512, 512), bool)
+    mask[int(y0):int(y1) + 1, int(x0):int(x1) + 1] = True
+    return mask
+
+
+def test_jaw_open_parts_the_lips(renderer, reader):
+    from emosynth.face.landmarks import find_faces
+
+    def gap(frame):
+        lm = find_faces(frame)[0]
+        return float(np.linalg.norm(lm[14, :2] - lm[13, :2]))
+    rest, jaw = renderer.frame(w()), renderer.frame(w(jawOpen=1.0))
+    face_height = float(np.linalg.norm(renderer.portrait.landmarks[152, :2] - renderer.portrait.landmarks[10, :2]))
+    assert gap(jaw) > gap(rest) + 0.08 * face_height
+    (jaw_read,), (rest_read,) = read(reader, jaw, "jawOpen"), read(reader, rest, "jawOpen")
+    assert jaw_read > rest_read + 0.1
+    # the opening is painted as a dark mouth interior
+    mouth = _around_the_mouth(renderer.portrait.landmarks)
+    dark = lambda f: int((f[mouth].astype(int).sum(axis=1) < 200).sum())  # noqa: E731
+    assert dark(jaw) > dark(rest) + 1000
+
+
+def test_blinks_close_the_eyes(renderer, reader):
+    rest = read(reader, renderer.frame(w()), "eyeBlinkLeft", "eyeBlinkRight")
+    both = read(reader, renderer.frame(w(eyeBlinkLeft=1.0, eyeBlinkRight=1.0)), "eyeBlinkLeft", "eyeBlinkRight")
+    assert min(both) > 0.45 and min(np.subtract(both, rest)) > 0.3
+    left, right = read(reader, renderer.frame(w(eyeBlinkLeft=1.0)), "eyeBlinkLeft", "eyeBlinkRight")
+    assert left > right + 0.2
+
+
+def test_head_motion_moves_the_face_and_not_the_frame(portrait, renderer):
+    turned = renderer.frame(w(), head_rotation=(0.05, 0.03, 0.08))
+    diff = np.abs(turned.astype(int) - portrait.image).sum(axis=2)
+    assert diff[200:400, 180:340].mean() > 5  # the face moved
+    border = np.ones(diff.shape, bool)
+    border[40:-40, 40:-40] = False
+    assert diff[border].max() == 0  # the frame's edges did not
+
+
+def _video_frames(path: Path) -> tuple[dict, list[np.ndarray]]:
+    import imageio_ffmpeg
+
+    reader = imageio_ffmpeg.read_frames(str(path))
+    meta = next(reader)
+    w_, h_ = meta["size"]
+    return meta, [np.frombuffer(f, np.uint8).reshape(h_, w_, 3) for f in reader]
+
+
+def _run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "emosynth", *args], capture_output=True, text=True, timeout=300)
+
+
+def test_cli_animate_writes_the_portrait_video(tmp_path, portrait):
+    pytest.importorskip("imageio_ffmpeg", reason="needs the video extra: pip install 'emosynth[video]'")
+    out = _run("animate", str(CLIP), "--out", str(tmp_path / "d"), "--emotion", "joy",
+               "--portrait", str(example_portrait_path()))
+    assert out.returncode == 0, out.stderr
+    video = tmp_path / "d" / f"{CLIP.stem}.mp4"
+    meta, frames = _video_frames(video)
+    assert meta["size"] == (512, 512) and meta["fps"] == 30 and meta["audio_codec"] == "aac"
+    assert "h264" in meta["codec"]
+    assert abs(len(frames) / 30 - meta["duration"]) < 0.1 and len(frames) > 60
+    # it is the photo, moving
+    assert np.abs(frames[0].astype(int) - portrait.image).mean() < 12
+    assert max(np.abs(f.astype(int) - frames[0]).mean() for f in frames) > 1.0
+
+
+def test_cli_bad_portrait_writes_nothing(tmp_path, photo):
+    from PIL import Image
+
+    Image.fromarray(_two_faces(photo)).save(tmp_path / "two.png")
+    out = _run("animate", str(CLIP), "--out", str(tmp_path / "d"), "--emotion", "joy", "--portrait",
+               str(tmp_path / "two.png"))
+    assert out.returncode == 1
+    assert out.stderr.strip().splitlines() == [f"error: {tmp_path / 'two.png'}: 2 faces found; accepted: a photo "
+                                                "of exactly one face (crop it to the face to animate)"]
+    assert not (tmp_path / "d").exists()
+    (tmp_path / "notes.jpg").write_text("not a photo")
+    out = _run("say", "Hello.", "--face", str(tmp_path / "f"), "-o", str(tmp_path / "hello.wav"),
+               "--portrait", str(tmp_path / "notes.jpg"))
+    assert out.returncode == 1 and "not an image that can be read" in out.stderr and "Traceback" not in out.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.jpg", "two.png"]
