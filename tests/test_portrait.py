@@ -128,7 +128,7 @@ def test_weights_of_zero_show_the_photo(portrait, renderer):
     # her smile shows teeth, so the rest pose closes the lips: only the mouth changes
     outside = ~_around_the_mouth(portrait.landmarks)
     assert diff[outside].max() <= 8 and diff[outside].mean() < 0.02
-    assert (diff.max(axis=2) == 0).mean() > 0.95 and diff.mean() < 1.0  # nearly all of it is the photo's pixels
+    assert (diff.max(axis=2) == 0).mean() > 0.9 and diff.mean() < 1.0  # nearly all of it is the photo's pixels
     # the lips are closed, the eyes, brows, forehead and cheeks stay put
     rest_at = renderer.targets(w())
     photo_at = portrait.landmarks[:468, :2]
