@@ -57,7 +57,7 @@ def read(reader, frame: np.ndarray, *names: str) -> list[float]:
 def test_the_astronauts_landmarks_are_found(photo):
     from emosynth.face.landmarks import find_faces
 
-    faces = find_faces(photo)
+    faces = find_faces([photo])[0]
     assert len(faces) == 1 and faces[0].shape == (478, 3)
     lm = faces[0][:, :2]
     assert lm[159, 1] < lm[1, 1] < lm[13, 1] < lm[152, 1]  # eyes, nose tip, lips, chin: top to bottom
@@ -74,7 +74,8 @@ def test_the_crop_is_square_around_the_face_and_its_landmarks_are_right(portrait
     assert 0.35 * 512 < extent < 0.6 * 512
     assert np.all(lm > 40) and np.all(lm < 512 - 40)
     # found again in the crop, the face lies where the crop's landmarks say
-    again = find_faces(portrait.image)[0][:468, :2] - 0.5
+    (again,), = find_faces([portrait.image])
+    again = again[:468, :2] - 0.5
     assert np.median(np.linalg.norm(again - lm, axis=1)) < 3.0
 
 
@@ -99,6 +100,18 @@ def _shrunk(photo, side):
 def test_bad_portraits_get_a_specific_error(photo, make, message):
     with pytest.raises(FaceError, match=message):
         load_portrait(make(photo))
+
+
+def test_a_face_small_in_a_long_photo_is_found(photo):
+    """The detector sees the photo shrunk to a small square; windows find what it misses."""
+    tall = np.concatenate([photo, np.full((600, 512, 3), 200, np.uint8)], axis=0)
+    from emosynth.face.landmarks import find_faces
+
+    assert find_faces([tall])[0] == []  # the whole photo at once: missed
+    assert load_portrait(tall).image.shape == (512, 512, 3)
+    apart = np.concatenate([photo, np.full((512, 700, 3), 200, np.uint8), photo], axis=1)
+    with pytest.raises(FaceError, match="2 faces found"):
+        load_portrait(apart)
 
 
 def test_bad_files_get_a_specific_error(tmp_path):
@@ -150,7 +163,7 @@ def test_jaw_open_parts_the_lips(renderer, reader):
     from emosynth.face.landmarks import find_faces
 
     def gap(frame):
-        lm = find_faces(frame)[0]
+        (lm,), = find_faces([frame])
         return float(np.linalg.norm(lm[14, :2] - lm[13, :2]))
     rest, jaw = renderer.frame(w()), renderer.frame(w(jawOpen=1.0))
     face_height = float(np.linalg.norm(renderer.portrait.landmarks[152, :2] - renderer.portrait.landmarks[10, :2]))

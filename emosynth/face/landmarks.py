@@ -67,19 +67,23 @@ def _quiet_stderr():
         os.close(null)
 
 
-def find_faces(image: np.ndarray, *, max_faces: int = 4) -> list[np.ndarray]:
-    """The faces FaceLandmarker finds in one RGB uint8 image (h, w, 3), up to ``max_faces``: each an
-    array (478, 3) of its landmarks in pixels (x right, y down, from the image's top-left corner;
-    z depth on the x scale, smaller nearer the camera). The first 468 follow the canonical face
-    mesh's vertex order (:mod:`.head`), the last 10 are the irises."""
+def find_faces(images: Iterable[np.ndarray], *, max_faces: int = 4) -> list[list[np.ndarray]]:
+    """The faces FaceLandmarker finds in each RGB uint8 image (h, w, 3), up to ``max_faces`` an
+    image: for each image a list of arrays (478, 3), a face's landmarks in pixels (x right, y down,
+    from the image's top-left corner; z depth on the x scale, smaller nearer the camera). The first
+    468 follow the canonical face mesh's vertex order (:mod:`.head`), the last 10 are the irises."""
+    found = []
     with _quiet_stderr():  # MediaPipe's C++ logging would print a page of notes before a one-line error
         mp, landmarker = _landmarker("finding faces with MediaPipe", num_faces=max_faces, blendshapes=False)
         try:
-            result = landmarker.detect(_as_mp_image(mp, image))
+            for image in images:
+                result = landmarker.detect(_as_mp_image(mp, image))
+                h, w = image.shape[:2]
+                found.append([np.array([(p.x * w, p.y * h, p.z * w) for p in face])
+                              for face in result.face_landmarks])
         finally:
             landmarker.close()
-    h, w = image.shape[:2]
-    return [np.array([(p.x * w, p.y * h, p.z * w) for p in face]) for face in result.face_landmarks]
+    return found
 
 
 class FaceReader:

@@ -100,9 +100,7 @@ def load_portrait(source: str | os.PathLike[str] | np.ndarray, *, size: int = DE
                         "on each side")
     if max(h, w) > _MAX_IMAGE_PX:
         rgb = _resized(rgb, _MAX_IMAGE_PX / max(h, w))
-    from .landmarks import find_faces
-
-    faces = find_faces(rgb, max_faces=_MAX_FACES)
+    faces = _find_faces(rgb)
     if not faces:
         raise FaceError(f"{name}: no face found; accepted: a photo of one face seen from the front, at least "
                         f"{MIN_FACE_PX} px wide")
@@ -114,6 +112,36 @@ def load_portrait(source: str | os.PathLike[str] | np.ndarray, *, size: int = DE
     _check_face(landmarks, rgb.shape, name)
     image, landmarks = _crop(rgb, landmarks, size)
     return Portrait(image=image, landmarks=landmarks, source=name)
+
+
+def _find_faces(rgb: np.ndarray) -> list[np.ndarray]:
+    """The faces in a photo. FaceLandmarker's detector sees the photo shrunk to a small square, so
+    a face that is small in a large or long photo is looked for again in overlapping square windows
+    (the photo's shorter side, then half of it); a face found in several windows counts once."""
+    from .landmarks import find_faces
+
+    faces = find_faces([rgb], max_faces=_MAX_FACES)[0]
+    h, w = rgb.shape[:2]
+    side = min(h, w)
+    while not faces and side >= MIN_IMAGE_PX:
+        corners = [(x, y) for y in _window_starts(h, side) for x in _window_starts(w, side)]
+        found = find_faces([rgb[y:y + side, x:x + side] for x, y in corners], max_faces=_MAX_FACES)
+        # a face cut by a window's edge is found with guessed landmarks: the most central finding wins
+        margin = lambda face: float(min(face[:, :2].min(), side - face[:, :2].max()))  # noqa: E731
+        found = sorted(((margin(f), f + [x, y, 0.0]) for (x, y), fs in zip(corners, found) for f in fs),
+                       key=lambda mf: -mf[0])
+        for _, face in found:
+            width = np.linalg.norm(face[454, :2] - face[234, :2])
+            if all(np.linalg.norm(face[1, :2] - f[1, :2]) > 0.3 * width for f in faces):
+                faces.append(face)
+        side //= 2
+    return faces
+
+
+def _window_starts(length: int, side: int) -> list[int]:
+    """Where windows of ``side`` start along ``length``, overlapping by half."""
+    n = int(np.ceil(max(length - side, 0) / (side / 2))) + 1
+    return sorted({int(round(v)) for v in np.linspace(0, length - side, n)})
 
 
 def _read_rgb(source, name: str) -> np.ndarray:
