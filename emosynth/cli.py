@@ -393,6 +393,71 @@ def emotions(as_json: bool) -> None:
         click.echo(f"  {line}")
 
 
+@cli.command()
+@click.argument("recipe", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), required=True,
+              help="Dataset folder: audio/, metadata.csv, manifest.jsonl, dataset_card.md. Run again to finish "
+                   "an interrupted batch.")
+@click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="local: processes on this machine; ray: tasks on an existing Ray cluster (extra: emosynth[ray]).")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Local worker processes (default: every CPU).")
+@click.option("--ray-address", default="auto", show_default=True,
+              help="With --engine ray: the cluster, auto (the one `ray start` made here) or ray://HOST:10001.")
+def batch(recipe: Path, out_dir: Path, engine: str, workers: int | None, ray_address: str) -> None:
+    """Make an emotional speech dataset from a RECIPE (YAML; see recipes/ and docs/batch.md).
+
+    Deterministic (the same recipe and seed give the same files) and resumable: stopped at any
+    moment, the same command finishes the rest.
+    """
+    from .batch import load_recipe, run_batch
+
+    plan = load_recipe(recipe)
+    click.echo(f"{plan.name}: {plan.n_clips} clips ({len(plan.voices)} voices x {len(plan.emotions)} emotions x "
+               f"{plan.per_condition}) into {out_dir}")
+    result = run_batch(plan, out_dir, engine=engine, workers=workers, ray_address=ray_address,
+                       progress=_show_progress())
+    click.echo(f"made {result.rendered_now} clips now ({result.planned - result.rendered_now} were done before); "
+               f"kept {result.kept} ({result.flagged} flagged by the quality gate), dropped {result.dropped}; "
+               f"see {out_dir / 'dataset_card.md'}")
+
+
+@cli.command()
+@click.argument("in_dir", type=click.Path(path_type=Path, file_okay=False))
+@click.argument("out_dir", type=click.Path(path_type=Path, file_okay=False))
+@click.option("--emotions", default="all", show_default=True,
+              help="Space-separated emotion specs, e.g. 'joy anger:0.5 -joy:0.5'; all: every primary at 1.")
+@click.option("--format", "audio_format", type=click.Choice(["flac", "wav"]), default="flac", show_default=True)
+@click.option("--sample-rate", type=click.Choice(["16000", "22050", "24000", "44100", "48000"]), default="16000",
+              show_default=True)
+@click.option("--workers", type=click.IntRange(min=1), default=None, help="Worker processes (default: every CPU).")
+def augment(in_dir: Path, out_dir: Path, emotions: str, audio_format: str, sample_rate: str, workers: int | None) -> None:
+    """Emotional variants of the recordings in IN_DIR (any speaker), written to OUT_DIR with the same
+    metadata.csv, manifest.jsonl and dataset card as `emosynth batch`.
+
+    Each recording's pitch level and range, tempo, loudness, spectral tilt and voice quality move
+    as human actors' do (`emosynth profiles`); the speaker of a file is its folder under IN_DIR.
+    Resumable like batch. Needs the extra emosynth[profiles] (pyworld).
+    """
+    import yaml
+
+    from .batch import parse_recipe, run_batch
+
+    specs = [e for e in emotions.split() if e]
+    grid = {"primaries": "all", "intensities": [1.0]} if specs == ["all"] else {"specs": specs}
+    text = yaml.safe_dump({"name": f"augment-{in_dir.resolve().name}", "recordings": str(in_dir.resolve()),
+                           "emotions": grid, "output": {"format": audio_format, "sample_rate": int(sample_rate)}},
+                          sort_keys=False)
+    plan = parse_recipe(text, where="augment")
+    click.echo(f"{plan.name}: {plan.n_clips} clips ({len(plan.recordings)} recordings x {len(plan.emotions)} emotions) "
+               f"into {out_dir}")
+    result = run_batch(plan, out_dir, workers=workers, progress=_show_progress())
+    for problem in result.failed:
+        click.echo(f"skipped {problem}", err=True)
+    click.echo(f"made {result.rendered_now} clips now ({result.planned - result.rendered_now} were done before); "
+               f"{len(result.failed)} could not be made; see {out_dir / 'dataset_card.md'}")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI, turning emosynth errors into one-line messages."""
     try:

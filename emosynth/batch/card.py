@@ -18,13 +18,19 @@ def _agreement_table(rows: list[dict]) -> list[str]:
     for r in rows:
         if r["target"]:
             by_target[r["target"]].append(r)
-    lines = ["| target | clips | heard as target | mean probability of target |", "|---|---|---|---|"]
+    sims = any(r.get("speaker_similarity") is not None for r in rows)
+    lines = ["| target | clips | heard as target | mean probability of target |" + (" speaker similarity |" if sims else ""),
+             "|---|---|---|---|" + ("---|" if sims else "")]
     for emotion in PRIMARY_EMOTIONS:
         group = by_target.get(emotion)
         if group:
             hits = sum(r["label"] == emotion for r in group)
             mean_p = sum(r["target_probability"] for r in group) / len(group)
-            lines.append(f"| {emotion} | {len(group)} | {hits / len(group):.2f} | {mean_p:.2f} |")
+            sim = ""
+            if sims:
+                values = [r["speaker_similarity"] for r in group if r.get("speaker_similarity") is not None]
+                sim = f" {sum(values) / len(values):.2f} |" if values else " - |"
+            lines.append(f"| {emotion} | {len(group)} | {hits / len(group):.2f} | {mean_p:.2f} |{sim}")
     untargeted = sum(1 for r in rows if not r["target"])
     if untargeted:
         lines.append(f"\n{untargeted} clips are pure negations (e.g. -joy:0.5): they ask for no particular "
@@ -32,16 +38,24 @@ def _agreement_table(rows: list[dict]) -> list[str]:
     return lines
 
 
-def dataset_card(recipe: Recipe, rows: list[dict]) -> str:
-    """Markdown card for a finished (or partly finished) batch; ``rows`` are all planned clips' rows."""
+def dataset_card(recipe: Recipe, rows: list[dict], failed: list[dict] = ()) -> str:
+    """Markdown card for a finished (or partly finished) batch: ``rows`` of the clips made (kept
+    or dropped), ``failed`` those of recordings that could not be used."""
     kept = [r for r in rows if not r.get("dropped")]
     dropped = len(rows) - len(kept)
     flagged = sum(1 for r in kept if not r["passed"])
     hours = sum(r["duration_s"] for r in kept) / 3600
     gate = recipe.quality_gate
+    against = "the original recording" if recipe.recordings else "the voice's own neutral speech"
     per_voice = Counter(r["voice"] for r in kept)
     per_emotion = Counter(r["emotion"] for r in kept)
-    voice_licences = sorted({load_voice(v).licence for v in recipe.voices})
+    if recipe.recordings:
+        voice_lines = [f"- recordings: {len(recipe.recordings)} files under {recipe.recordings_root}, "
+                       "under their own licence; emosynth only changed their delivery (WORLD, pyworld: MIT)"]
+    else:
+        licences = "; ".join(sorted({load_voice(v).licence for v in recipe.voices}))
+        voice_lines = [f"- voices: {licences} (Kokoro-82M voice packs, hexgrad) with emosynth's emotion tokens",
+                       "- speech model: Kokoro-82M, Apache-2.0"]
     lines = [
         f"# {recipe.name}", "",
         recipe.description or "Emotional speech made with emosynth.", "",
@@ -49,29 +63,31 @@ def dataset_card(recipe: Recipe, rows: list[dict]) -> str:
         "(`metadata.csv`, `file_name` first; the same rows in `manifest.jsonl`).", "",
         "## Contents", "",
         f"- clips: {len(kept)} ({hours * 60:.1f} minutes of speech) of {recipe.n_clips} planned",
-        f"- voices: {', '.join(f'{v} ({n})' for v, n in per_voice.items())}",
+        f"- {'speakers' if recipe.recordings else 'voices'}: {', '.join(f'{v} ({n})' for v, n in per_voice.items())}",
         f"- emotions: {', '.join(f'{e} ({n})' for e, n in per_emotion.items())}",
-        f"- texts: {len(recipe.texts)} sentences, {recipe.text_source}",
+        (f"- words: {recipe.text_source}" if recipe.recordings
+         else f"- texts: {len(recipe.texts)} sentences, {recipe.text_source}"),
         f"- audio: {recipe.output.format.upper()}, {recipe.output.sample_rate} Hz, 16-bit mono"
         + ("; face curves in face/ (EmoTalk-order .npy, Live Link Face .csv)" if recipe.output.face else ""),
         "",
         "## Quality gate", "",
         f"The speech-emotion recognizer (emosynth's, trained on human speech only: RAVDESS) scored every "
-        f"clip against the voice's own neutral speech. Threshold: probability of the target emotion "
+        f"clip against {against}. Threshold: probability of the target emotion "
         f">= {gate.min_probability:g}; action: {gate.action}.", "",
         f"- passed: {len(kept) - flagged}", f"- flagged (kept, `passed` false): {flagged}",
         f"- dropped (no file): {dropped}", "",
+        *([f"{len(failed)} clips could not be made (no file, not in the manifest):", "",
+           *(f"- {r['source']} as {r['emotion']}: {r['error']}" for r in failed), ""] if failed else []),
         "### Recognizer agreement per target emotion (before the gate)", "",
         *_agreement_table(rows), "",
-        "The recognizer hears synthetic speech as neutral far more often than the emotion asked for "
-        "(docs/voice.md): treat `emotion` as what was requested and `label` as one judge's reading.", "",
+        "The recognizer often hears emosynth's emotional speech as neutral (docs/voice.md, docs/batch.md): "
+        "treat `emotion` as what was requested and `label` as one judge's reading.", "",
         "## Licences", "",
-        f"- voices: {'; '.join(voice_licences)} (Kokoro-82M voice packs, hexgrad) with emosynth's emotion tokens",
-        "- speech model: Kokoro-82M, Apache-2.0",
+        *voice_lines,
         "- recognizer labels: emosynth's recognizer weights, CC BY-NC-SA 4.0 (trained on RAVDESS, "
         "non-commercial); the labels it wrote inherit that caution",
         *(["- face curves: emosynth's animator (Apache-2.0)"] if recipe.output.face else []),
-        f"- texts: {recipe.text_source}", "",
+        *([] if recipe.recordings else [f"- texts: {recipe.text_source}"]), "",
         "## Recipe", "", "```yaml", recipe.source_text.rstrip(), "```", "",
     ]
     return "\n".join(lines)

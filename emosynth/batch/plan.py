@@ -28,9 +28,11 @@ class BatchItem:
     index: int  # position in the plan (the manifest's order)
     clip_id: str
     text: str
-    voice: str
+    voice: str  # a voice spec, or the speaker of a recording
     emotion: EmotionSpec
     face_seed: int
+    source: str = ""  # augmenting: the recording (absolute path); speaking: empty
+    source_name: str = ""  # the recording's path under the recordings folder, for the manifest
 
 
 def _slug(text: str) -> str:
@@ -44,8 +46,25 @@ def _condition_seed(seed: int, voice: str, emotion: EmotionSpec) -> int:
     return int.from_bytes(digest[:8], "little")
 
 
+def _recording_items(recipe: Recipe) -> list[BatchItem]:
+    """Every recording x every emotion; the speaker is the recording's folder under the root."""
+    items: list[BatchItem] = []
+    root = recipe.recordings_root
+    for path in recipe.recordings:
+        rel = path.relative_to(root)
+        speaker = rel.parts[0] if len(rel.parts) > 1 else rel.stem
+        stem = _slug("+".join(rel.with_suffix("").parts))
+        for emotion in recipe.emotions:
+            items.append(BatchItem(index=len(items), clip_id=f"{stem}_{_slug(emotion.text)}", text="", voice=speaker,
+                                   emotion=emotion, face_seed=_condition_seed(recipe.seed, stem, emotion) % 2**31,
+                                   source=str(path), source_name=rel.as_posix()))
+    return items
+
+
 def plan_items(recipe: Recipe) -> list[BatchItem]:
-    """Every clip of the recipe: voices x emotions x per_condition texts."""
+    """Every clip of the recipe: voices x emotions x per_condition texts (or recordings x emotions)."""
+    if recipe.recordings:
+        return _recording_items(recipe)
     items: list[BatchItem] = []
     n = len(recipe.texts)
     for voice in recipe.voices:
@@ -64,5 +83,5 @@ def plan_fingerprint(recipe: Recipe, items: list[BatchItem]) -> str:
     by the same plan."""
     body = {"output": [recipe.output.format, recipe.output.sample_rate, recipe.output.face],
             "gate": [recipe.quality_gate.min_probability, recipe.quality_gate.action],
-            "items": [[i.clip_id, i.text, i.voice, i.emotion.text, i.face_seed] for i in items]}
+            "items": [[i.clip_id, i.text, i.voice, i.emotion.text, i.face_seed, i.source] for i in items]}
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()

@@ -7,6 +7,8 @@ the outputs and the quality gate (see ``recipes/`` and docs/batch.md for the who
     seed: 0
     texts: {builtin: neutral-en}          # or {file: my_texts.txt} or {list: ["...", "..."]}
     voices: [kumo, alpha]
+    # or, instead of texts and voices, emotional variants of real recordings (emosynth augment):
+    # recordings: my_corpus/                 (speaker = each file's folder under it)
     emotions:
       neutral: true
       primaries: all                      # or a list: [joy, anger]
@@ -40,7 +42,7 @@ __all__ = ["Recipe", "OutputSpec", "QualityGate", "load_recipe", "parse_recipe",
 SAMPLE_RATES = (16000, 22050, 24000, 44100, 48000)
 AUDIO_FORMATS = ("flac", "wav")
 GATE_ACTIONS = ("flag", "drop")
-_TOP_KEYS = ("name", "description", "seed", "texts", "voices", "emotions", "per_condition", "output",
+_TOP_KEYS = ("name", "description", "seed", "texts", "voices", "recordings", "emotions", "per_condition", "output",
              "quality_gate")
 _EMOTION_KEYS = ("neutral", "primaries", "intensities", "specs", "va_grid")
 _OUTPUT_KEYS = ("format", "sample_rate", "face")
@@ -77,9 +79,13 @@ class Recipe:
     quality_gate: QualityGate
     description: str = ""
     source_text: str = ""  # the recipe as written, copied into the dataset card
+    recordings: tuple[Path, ...] = ()  # augmenting real recordings instead of speaking texts
+    recordings_root: Path | None = None
 
     @property
     def n_clips(self) -> int:
+        if self.recordings:
+            return len(self.recordings) * len(self.emotions)
         return len(self.voices) * len(self.emotions) * self.per_condition
 
 
@@ -106,13 +112,24 @@ def parse_recipe(text: str, *, base: Path = Path("."), where: str = "recipe") ->
     if not isinstance(data, dict):
         raise RecipeError(f"{where}: a recipe is a YAML mapping with keys {', '.join(_TOP_KEYS)}")
     _known(data, _TOP_KEYS, where, "")
-    for key in ("name", "texts", "voices", "emotions"):
+    augmenting = "recordings" in data
+    required = ("name", "recordings", "emotions") if augmenting else ("name", "texts", "voices", "emotions")
+    for key in required:
         if key not in data:
-            raise RecipeError(f"{where}: missing '{key}' (required: name, texts, voices, emotions)")
+            raise RecipeError(f"{where}: missing '{key}' (required: name, texts, voices, emotions; or name, "
+                              "recordings, emotions to augment recordings)")
+    if augmenting and ("texts" in data or "voices" in data):
+        raise RecipeError(f"{where}: 'recordings' augments real speech, so it takes no 'texts' or 'voices'")
     name = data["name"]
     if not isinstance(name, str) or not name.strip() or any(c in name for c in "/\\\n"):
         raise RecipeError(f"{where}: 'name' must be a one-line string without slashes, got {name!r}")
-    texts, text_source = _texts(data["texts"], base, where)
+    if augmenting:
+        root, recordings = _recordings(data["recordings"], base, where)
+        texts, text_source, voices = (), "the recordings' own words", ()
+    else:
+        root, recordings = None, ()
+        texts, text_source = _texts(data["texts"], base, where)
+        voices = _voices(data["voices"], where)
     output = _output(data.get("output", {}), where)
     return Recipe(
         name=name.strip(),
@@ -120,7 +137,9 @@ def parse_recipe(text: str, *, base: Path = Path("."), where: str = "recipe") ->
         seed=_int(data.get("seed", 0), where, "seed", minimum=0),
         texts=texts,
         text_source=text_source,
-        voices=_voices(data["voices"], where),
+        voices=voices,
+        recordings=recordings,
+        recordings_root=root,
         emotions=_emotions(data["emotions"], where),
         per_condition=_int(data.get("per_condition", 1), where, "per_condition", minimum=1),
         output=output,
@@ -172,6 +191,21 @@ def _texts(value: Any, base: Path, where: str) -> tuple[tuple[str, ...], str]:
     if not texts:
         raise RecipeError(f"{where}: 'texts' gives no text to speak")
     return texts, source
+
+
+def _recordings(value: Any, base: Path, where: str) -> tuple[Path, tuple[Path, ...]]:
+    from ..recognizer.corpus import AUDIO_SUFFIXES
+
+    if not isinstance(value, str):
+        raise RecipeError(f"{where}: 'recordings' must be a folder of audio files ({', '.join(AUDIO_SUFFIXES)})")
+    root = (base / value).resolve()
+    if not root.is_dir():
+        raise RecipeError(f"{where}: recordings: {root} is not a folder")
+    found = tuple(sorted(p for p in root.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file()
+                         and not any(part.startswith(".") for part in p.relative_to(root).parts)))
+    if not found:
+        raise RecipeError(f"{where}: recordings: no audio files ({', '.join(AUDIO_SUFFIXES)}) under {root}")
+    return root, found
 
 
 def _voices(value: Any, where: str) -> tuple[str, ...]:

@@ -40,7 +40,7 @@ _STATE = ".batch"
 METADATA_COLUMNS = (
     "file_name", "text", "voice", "emotion", "kind", *(f"w_{e}" for e in PRIMARY_EMOTIONS),
     "intensity", "valence", "arousal", "target", "label", "confidence", "target_probability",
-    "heard_valence", "heard_arousal", "passed", "duration_s", "sample_rate",
+    "heard_valence", "heard_arousal", "passed", "duration_s", "sample_rate", "source", "speaker_similarity",
 )
 
 
@@ -62,22 +62,31 @@ class BatchResult:
     kept: int
     flagged: int
     dropped: int
+    failed: tuple[str, ...] = ()  # recordings that could not be used, with the reason
 
 
 # -- one clip, in whichever process runs it -------------------------------------------------------
 _synthesizers: dict = {}
 
 
-def _synthesizer(voice: str):
-    """One Synthesizer per voice and process, on one thread (workers run side by side)."""
+_recognizers: list = []
+
+
+def _recognizer():
+    """The process's recognizer, on one thread (workers run side by side)."""
     from ..recognizer import ClipFeatureExtractor, Recognizer
+
+    if not _recognizers:
+        _recognizers.append(Recognizer(Recognizer.load().weights, extractor=ClipFeatureExtractor(threads=1)))
+    return _recognizers[0]
+
+
+def _synthesizer(voice: str):
+    """One Synthesizer per voice and process, on one thread."""
     from ..synthesizer import Synthesizer
 
     if voice not in _synthesizers:
-        shared = next(iter(_synthesizers.values()), None)
-        recognizer = shared.recognizer if shared else Recognizer(
-            Recognizer.load().weights, extractor=ClipFeatureExtractor(threads=1))
-        _synthesizers[voice] = Synthesizer(voice, recognizer=recognizer, threads=1)
+        _synthesizers[voice] = Synthesizer(voice, recognizer=_recognizer(), threads=1)
     return _synthesizers[voice]
 
 
@@ -102,14 +111,22 @@ def render_clip(item: BatchItem, output: OutputSpec, gate: QualityGate) -> Rende
 
 
 def _render_clip(item: BatchItem, output: OutputSpec, gate: QualityGate) -> RenderedClip:
-    utt = _synthesizer(item.voice).say(item.text, emotion=item.emotion, score=True)
-    audio, duration = _encode(utt.audio, utt.sample_rate_hz, output)
-    track = None
-    if output.face:
-        from ..face import animate_utterance
+    if item.source:
+        try:
+            audio_in, rate, scores, similarity, track = _augmented(item, output)
+        except EmosynthError as exc:  # one unusable recording must not stop the batch: reported in the card
+            return RenderedClip(clip_id=item.clip_id, audio=b"", track=None,
+                                row={"file_name": f"audio/{item.clip_id}.{output.format}", "error": str(exc),
+                                     "source": item.source_name, "emotion": item.emotion.text})
+    else:
+        utt = _synthesizer(item.voice).say(item.text, emotion=item.emotion, score=True)
+        audio_in, rate, scores, similarity, track = utt.audio, utt.sample_rate_hz, utt.scores, None, None
+        if output.face:
+            from ..face import animate_utterance
 
-        track = animate_utterance(utt, seed=item.face_seed)
-    spec, s = item.emotion, utt.scores
+            track = animate_utterance(utt, seed=item.face_seed)
+    audio, duration = _encode(audio_in, rate, output)
+    spec, s = item.emotion, scores
     # Pure negations (-joy:0.5) ask for no particular emotion: they have no target and pass the gate.
     target = spec.dominant if (spec.dominant != "neutral" or spec.intensity == 0.0) else ""
     p_target = s.probabilities[target] if target else float("nan")
@@ -122,9 +139,48 @@ def _render_clip(item: BatchItem, output: OutputSpec, gate: QualityGate) -> Rend
         "target_probability": round(p_target, 4) if target else None,
         "heard_valence": round(s.valence, 4), "heard_arousal": round(s.arousal, 4),
         "passed": (not target) or p_target >= gate.min_probability,
-        "duration_s": round(duration, 4), "sample_rate": output.sample_rate,
+        "duration_s": round(duration, 4), "sample_rate": output.sample_rate, "source": item.source_name,
+        "speaker_similarity": None if similarity is None else round(similarity, 4),
     }
     return RenderedClip(clip_id=item.clip_id, audio=audio, track=track, row=row)
+
+
+_speaker_encoder: list = []
+
+
+def _speaker_similarity(a: np.ndarray, b: np.ndarray, rate: int) -> float | None:
+    """Cosine of the two clips' speaker embeddings, or None without the speaker extra."""
+    from ..audio import prepare_array
+    from ..evaluation.speaker import SpeakerEncoder, cosine_similarity
+
+    if not _speaker_encoder:
+        try:
+            _speaker_encoder.append(SpeakerEncoder())
+        except MissingExtraError:
+            _speaker_encoder.append(None)
+    enc = _speaker_encoder[0]
+    if enc is None:
+        return None
+    a16, b16 = (prepare_array(x, rate, target_rate_hz=16000).samples for x in (a, b))
+    return cosine_similarity(enc.embed(a16), enc.embed(b16))
+
+
+def _augmented(item: BatchItem, output: OutputSpec):
+    """A recording moved toward the item's emotion, read against the recording itself."""
+    from ..audio import load_audio
+    from ..augment import WORK_RATE_HZ, augment
+
+    source = load_audio(item.source, target_rate_hz=WORK_RATE_HZ)
+    audio, _ = augment(source.samples, WORK_RATE_HZ, item.emotion)
+    recognizer = _recognizer()
+    reference = recognizer.reference_from_arrays([(source.samples, WORK_RATE_HZ)])
+    scores = recognizer.score_array(audio, WORK_RATE_HZ, reference=reference)
+    track = None
+    if output.face:
+        from ..face import animate
+
+        track = animate(audio, WORK_RATE_HZ, emotion=item.emotion, seed=item.face_seed)
+    return audio, WORK_RATE_HZ, scores, _speaker_similarity(source.samples, audio, WORK_RATE_HZ), track
 
 
 # -- engines --------------------------------------------------------------------------------------
@@ -207,7 +263,7 @@ def _done_rows(rows_dir: Path, out_dir: Path, items: list[BatchItem]) -> dict[st
 def _write_clip(clip: RenderedClip, out_dir: Path, rows_dir: Path, gate: QualityGate) -> dict:
     row = dict(clip.row)
     audio_path = out_dir / row["file_name"]
-    if not row["passed"] and gate.action == "drop":
+    if "error" in row or (not row["passed"] and gate.action == "drop"):
         audio_path.unlink(missing_ok=True)
         row["dropped"] = True
     else:
@@ -257,8 +313,11 @@ def run_batch(recipe: Recipe, out_dir: str | os.PathLike[str], *, engine: str = 
         if on_clip is not None:
             on_clip(rows[clip.clip_id])
     ordered = [rows[i.clip_id] for i in items]
-    kept = [r for r in ordered if not r.get("dropped")]
+    failed = [r for r in ordered if "error" in r]
+    made = [r for r in ordered if "error" not in r]
+    kept = [r for r in made if not r.get("dropped")]
     _write_tables(out, kept)
-    write_text_atomic(out / "dataset_card.md", dataset_card(recipe, ordered))
+    write_text_atomic(out / "dataset_card.md", dataset_card(recipe, made, failed))
     return BatchResult(out_dir=out, planned=len(items), rendered_now=len(todo), kept=len(kept),
-                       flagged=sum(1 for r in kept if not r["passed"]), dropped=len(ordered) - len(kept))
+                       flagged=sum(1 for r in kept if not r["passed"]), dropped=len(made) - len(kept),
+                       failed=tuple(f"{r['source']}: {r['error']}" for r in failed))

@@ -1,0 +1,105 @@
+"""emosynth augment: emotional variants of a recording move the measured cues as asked."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from emosynth.batch import parse_recipe
+from emosynth.errors import AudioError, RecipeError
+
+pw = pytest.importorskip("pyworld", reason="augmenting needs the extra emosynth[profiles] (pyworld)")
+
+from emosynth.augment import WORK_RATE_HZ, augment, voice_change  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def recording(tmp_path_factory):
+    """A neutral recording to augment: kumo's speech, written as a user's file at 22.05 kHz."""
+    from scipy.signal import resample_poly
+
+    from emosynth import Synthesizer
+
+    utt = Synthesizer("kumo").say("The stairs lead down to the basement storage room.", score=False)
+    folder = tmp_path_factory.mktemp("rec") / "in" / "speaker1"
+    folder.mkdir(parents=True)
+    path = folder / "take1.wav"
+    sf.write(path, resample_poly(utt.audio, 147, 160), 22050)
+    return path
+
+
+def _median_st(x: np.ndarray) -> float:
+    f0, _ = pw.harvest(x.astype(np.float64), WORK_RATE_HZ, f0_floor=60.0, f0_ceil=700.0)
+    return float(np.median(12 * np.log2(f0[f0 > 0])))
+
+
+def _alpha_ratio_db(x: np.ndarray) -> float:
+    spec = np.abs(np.fft.rfft(x)) ** 2
+    f = np.fft.rfftfreq(len(x), 1 / WORK_RATE_HZ)
+    return float(10 * np.log10(spec[(f >= 1000) & (f < 5000)].sum() / spec[(f >= 50) & (f < 1000)].sum()))
+
+
+def test_changes_are_linear_in_the_spec():
+    joy, half, neg = (np.array(voice_change(s, "male").as_tuple()) for s in ("joy", "joy:0.5", "-joy:0.5"))
+    np.testing.assert_allclose(half, 0.5 * joy, atol=1e-9)
+    np.testing.assert_allclose(neg, -half, atol=1e-9)
+    mix = np.array(voice_change("joy:0.5,anger:0.5", "male").as_tuple())
+    np.testing.assert_allclose(mix, half + 0.5 * np.array(voice_change("anger", "male").as_tuple()), atol=1e-9)
+    anger = voice_change("anger", "male")
+    assert anger.f0_shift_st > 1 and anger.level_db > 3 and anger.tilt_db > 1 and anger.tempo_log2 < 0
+
+
+def test_augmented_recording_moves_the_cues_it_is_asked_to(recording):
+    x, rate = sf.read(recording)
+    source, _ = augment(x, rate, "neutral")  # WORLD resynthesis alone, the baseline
+    for spec in ("anger", "-joy:0.8", "surprise"):
+        y, change = augment(x, rate, spec)
+        assert abs((_median_st(y) - _median_st(source)) - change.f0_shift_st) < 0.6, spec
+        assert abs(len(y) / len(source) - 2.0 ** -change.tempo_log2) < 0.02, spec
+        level = 20 * np.log10(np.sqrt(np.mean(y**2)) / np.sqrt(np.mean(source**2)))
+        if np.max(np.abs(y)) < 0.97:  # not limited
+            assert abs(level - change.level_db) < 1.0, spec
+        tilt = _alpha_ratio_db(y) - _alpha_ratio_db(source)
+        assert np.sign(tilt) == np.sign(change.tilt_db) and abs(tilt - change.tilt_db) < 2.0, spec
+
+
+def test_unvoiced_input_is_refused():
+    noise = np.random.default_rng(0).normal(0, 0.01, WORK_RATE_HZ).astype(np.float32)
+    with pytest.raises(AudioError, match="no voiced speech"):
+        augment(noise, WORK_RATE_HZ, "joy")
+
+
+def test_recipe_takes_recordings_or_texts_not_both(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(RecipeError, match="no audio files"):
+        parse_recipe("name: a\nrecordings: empty\nemotions: {specs: [joy]}\n", base=tmp_path)
+    with pytest.raises(RecipeError, match="takes no 'texts' or 'voices'"):
+        parse_recipe("name: a\nrecordings: empty\ntexts: {builtin: neutral-en}\nemotions: {specs: [joy]}\n",
+                     base=tmp_path)
+
+
+def test_cli_augment_writes_a_dataset_and_reports_a_bad_recording(recording, tmp_path):
+    in_dir = recording.parent.parent
+    silent = in_dir / "speaker2"
+    silent.mkdir(exist_ok=True)
+    sf.write(silent / "hiss.wav", np.random.default_rng(1).normal(0, 0.01, 16000), 16000)
+    out = tmp_path / "out"
+    result = subprocess.run([sys.executable, "-m", "emosynth", "augment", str(in_dir), str(out), "--emotions",
+                             "anger -joy:0.5", "--workers", "1"], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert "skipped speaker2/hiss.wav: " in result.stderr and "no voiced speech" in result.stderr
+    rows = [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()]
+    assert [(r["voice"], r["source"], r["emotion"]) for r in rows] == [
+        ("speaker1", "speaker1/take1.wav", "anger:1.00"), ("speaker1", "speaker1/take1.wav", "-joy:0.50")]
+    for r in rows:
+        y, rate = sf.read(out / r["file_name"])
+        assert rate == 16000 and abs(len(y) / rate - r["duration_s"]) < 1e-3
+        assert r["target"] == ("anger" if r["emotion"] == "anger:1.00" else "")
+    card = (out / "dataset_card.md").read_text()
+    assert "2 clips could not be made" in card and "speaker2/hiss.wav as anger:1.00" in card
+    assert "speakers: speaker1 (2)" in card
