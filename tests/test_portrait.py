@@ -96,6 +96,7 @@ def _shrunk(photo, side):
     (lambda p: _shrunk(p, 100), r"the image is 100x100 px; accepted: portraits at least 128 px"),
     (lambda p: _shrunk(p, 200), r"the face is \d+ px wide; accepted: faces at least 64 px wide"),
     (lambda p: p[:, :, 0], r"expected RGB uint8"),
+    (lambda p: np.ascontiguousarray(p[125:]), r"\d+% of the face lies outside the photo; accepted: a photo with the whole"),
 ])
 def test_bad_portraits_get_a_specific_error(photo, make, message):
     with pytest.raises(FaceError, match=message):
