@@ -200,3 +200,12 @@ def test_cli_bad_recipe_is_one_line(tmp_path):
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert "unknown key 'voice' in the top level (did you mean 'voices'?)" in result.stderr
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("path", sorted((Path(__file__).parent.parent / "recipes").glob("*.yaml")),
+                         ids=lambda p: p.name)
+def test_shipped_recipes_are_valid(path):
+    if "recordings:" in path.read_text() and not (path.parent.parent.parent / "shared" / "data" / "ravdess").is_dir():
+        pytest.skip("this recipe augments ../shared/data/ravdess, which is not beside this checkout")
+    recipe = load_recipe(path)
+    assert recipe.n_clips == len(plan_items(recipe)) >= 500

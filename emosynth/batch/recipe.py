@@ -194,17 +194,25 @@ def _texts(value: Any, base: Path, where: str) -> tuple[tuple[str, ...], str]:
 
 
 def _recordings(value: Any, base: Path, where: str) -> tuple[Path, tuple[Path, ...]]:
+    """``recordings: FOLDER`` (every audio file under it) or ``{folder: FOLDER, glob: PATTERN}``."""
     from ..recognizer.corpus import AUDIO_SUFFIXES
 
-    if not isinstance(value, str):
-        raise RecipeError(f"{where}: 'recordings' must be a folder of audio files ({', '.join(AUDIO_SUFFIXES)})")
+    pattern = "**/*"
+    if isinstance(value, dict):
+        _known(value, ("folder", "glob"), where, "recordings")
+        pattern = value.get("glob", pattern)
+        value = value.get("folder")
+    if not isinstance(value, str) or not isinstance(pattern, str):
+        raise RecipeError(f"{where}: 'recordings' must be a folder of audio files ({', '.join(AUDIO_SUFFIXES)}) "
+                          "or {folder: FOLDER, glob: PATTERN}")
     root = (base / value).resolve()
     if not root.is_dir():
         raise RecipeError(f"{where}: recordings: {root} is not a folder")
-    found = tuple(sorted(p for p in root.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file()
+    found = tuple(sorted(p for p in root.glob(pattern) if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file()
                          and not any(part.startswith(".") for part in p.relative_to(root).parts)))
     if not found:
-        raise RecipeError(f"{where}: recordings: no audio files ({', '.join(AUDIO_SUFFIXES)}) under {root}")
+        raise RecipeError(f"{where}: recordings: no audio files ({', '.join(AUDIO_SUFFIXES)}) under {root}"
+                          + (f" match {pattern!r}" if pattern != "**/*" else ""))
     return root, found
 
 

@@ -30,6 +30,8 @@ __all__ = [
     "TrainingResult",
     "extract_corpus_features",
     "cross_validate",
+    "held_out",
+    "HeldOut",
     "fit_weights",
     "train_recognizer",
     "C_GRID",
@@ -232,6 +234,30 @@ def _choose_c(corpus: CorpusFeatures, rows: np.ndarray, mode: str, seed: int) ->
     return C_GRID[int(np.argmax(uas.mean(axis=0)))]
 
 
+@dataclass(frozen=True)
+class HeldOut:
+    """One held-out evaluation: UA on the test rows, their confusion and the C chosen."""
+
+    ua: float
+    confusion: np.ndarray  # (7, 7) true x predicted counts
+    c: float
+
+
+def held_out(corpus: CorpusFeatures, train_rows: np.ndarray, test_rows: np.ndarray, *, mode: str,
+             seed: int = 0) -> HeldOut:
+    """Fit on ``train_rows`` (C by inner speaker-grouped CV over them only) and test on ``test_rows``,
+    whose speakers must not be among the training rows' for a speaker-independent figure."""
+    c = _choose_c(corpus, train_rows, mode, seed)
+    pooled = pooled_within_speaker_sd(corpus.features[train_rows], corpus.speakers[train_rows])
+    clf = _fit_classifier(*_design(corpus, train_rows, mode, pooled), c)
+    x, y = _design(corpus, test_rows, mode, pooled)
+    pred = clf.probabilities(x).argmax(axis=1)
+    k = len(PRIMARY_EMOTIONS)
+    confusion = np.zeros((k, k), dtype=int)
+    np.add.at(confusion, (y, pred), 1)
+    return HeldOut(ua=_unweighted_accuracy(y, pred), confusion=confusion, c=c)
+
+
 def cross_validate(
     corpus: CorpusFeatures, *, n_folds: int = 5, seed: int = 0, progress: Callable[[], None] | None = None
 ) -> CrossValidation:
@@ -244,15 +270,10 @@ def cross_validate(
         fold_ua, fold_c = [], []
         for held in folds:
             test = np.isin(corpus.speakers, held)
-            train_rows, test_rows = np.flatnonzero(~test), np.flatnonzero(test)
-            c = _choose_c(corpus, train_rows, mode, seed)
-            pooled = pooled_within_speaker_sd(corpus.features[train_rows], corpus.speakers[train_rows])
-            clf = _fit_classifier(*_design(corpus, train_rows, mode, pooled), c)
-            x, y = _design(corpus, test_rows, mode, pooled)
-            pred = clf.probabilities(x).argmax(axis=1)
-            np.add.at(confusion, (y, pred), 1)
-            fold_ua.append(_unweighted_accuracy(y, pred))
-            fold_c.append(c)
+            fold = held_out(corpus, np.flatnonzero(~test), np.flatnonzero(test), mode=mode, seed=seed)
+            confusion += fold.confusion
+            fold_ua.append(fold.ua)
+            fold_c.append(fold.c)
             if progress:
                 progress()
         recalls = [confusion[i, i] / confusion[i].sum() for i in range(k) if confusion[i].sum()]

@@ -1,0 +1,180 @@
+"""Batch generation: throughput with 1 and 2 workers, memory per worker, and the use case itself.
+
+    python benchmarks/bench_batch.py                 # both parts (about 25 minutes on 2 cores)
+    python benchmarks/bench_batch.py --only throughput
+    python benchmarks/bench_batch.py --only ser      # needs ../shared/data/ravdess
+
+Throughput: `emosynth batch` run as a user runs it (a fresh process, models loaded inside the
+timing) on 32 synthesised clips and on 32 augmented recordings (16 x 2 emotions), with --workers 1 and 2. Memory is
+the largest resident set of any process of the run (the worker, or the main process when one
+worker runs in it).
+
+Use case: the recognizer (Whisper features, logistic regression, C chosen by an inner
+speaker-grouped CV on the training speakers only) is trained on RAVDESS actors 1-14 and tested on
+actors 15-20, whom nothing generated ever comes from: once on the real training clips alone, once
+with emosynth's augmented variants of the training actors' neutral clips added, once with
+emosynth's synthetic speech (5 voices) added. Unweighted accuracy (UA) on the held-out actors,
+both recognizer modes (plain; speaker-normalised, read against the speaker's neutral).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results" / "batch.json"
+RAVDESS = ROOT.parent / "shared" / "data" / "ravdess"
+TRAIN_ACTORS = range(1, 15)
+TEST_ACTORS = range(15, 21)
+
+SYNTH_RECIPE = """\
+name: bench-synth
+seed: 1
+texts: {builtin: neutral-en}
+voices: [kumo]
+emotions: {neutral: true, primaries: [joy, anger, sadness], intensities: [1.0]}
+per_condition: 8
+output: {format: flac, sample_rate: 16000}
+"""
+
+
+def _timed_cli(args: list[str]) -> tuple[float, float]:
+    """Wall seconds and the peak RSS (MiB) of the largest process of one CLI run, run in a fresh
+    interpreter so earlier runs' memory does not count."""
+    probe = ("import resource, subprocess, sys, time; t = time.perf_counter(); "
+             "r = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL); "
+             "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, r.returncode)")
+    out = subprocess.run([sys.executable, "-c", probe, sys.executable, "-m", "emosynth", *args],
+                         capture_output=True, text=True, check=True).stdout.split()
+    if out[2] != "0":
+        raise RuntimeError(f"emosynth {' '.join(args)} failed")
+    return float(out[0]), int(out[1]) / 1024
+
+
+def throughput() -> dict:
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        recipe = tmp / "synth.yaml"
+        recipe.write_text(SYNTH_RECIPE)
+        source = tmp / "recordings" / "kumo"  # recordings to augment: 16 neutral clips of a voice
+        source.mkdir(parents=True)
+        from emosynth import Synthesizer
+        from emosynth.batch import load_recipe, plan_items
+
+        synth = Synthesizer("kumo")
+        texts = load_recipe(recipe).texts
+        for i, text in enumerate(texts[20:36]):
+            synth.say(text, score=False).save(source / f"take{i}.flac")
+        n_synth = len(plan_items(load_recipe(recipe)))
+        jobs = {
+            "synthesis": (["batch", str(recipe)], n_synth),
+            "augmentation": (["augment", str(source.parent), None, "--emotions", "anger sadness"], 32),
+        }
+        for job, (args, n) in jobs.items():
+            for workers in (1, 2):
+                out = tmp / f"{job}-{workers}"
+                argv = [a if a is not None else str(out) for a in args]
+                argv += ["--workers", str(workers)] + (["--out", str(out)] if job == "synthesis" else [])
+                seconds, rss = _timed_cli(argv)
+                results.setdefault(job, {})[f"workers_{workers}"] = {
+                    "clips": n, "seconds": round(seconds, 1), "clips_per_minute": round(60 * n / seconds, 1),
+                    "peak_rss_mib_per_process": round(rss)}
+                print(job, workers, results[job][f"workers_{workers}"], flush=True)
+            w = results[job]
+            w["scaling_2_over_1"] = round(w["workers_2"]["clips_per_minute"] / w["workers_1"]["clips_per_minute"], 2)
+    return results
+
+
+def _labelled(folder: Path, speaker_of) -> list:
+    from emosynth.recognizer.corpus import LabelledClip
+
+    rows = [json.loads(line) for line in (folder / "manifest.jsonl").read_text().splitlines()]
+    return [LabelledClip(path=folder / r["file_name"], emotion=r["target"], speaker=speaker_of(r)) for r in rows]
+
+
+def ser_use_case(workers: int) -> dict:
+    from emosynth.batch import parse_recipe, run_batch
+    from emosynth.recognizer.corpus import read_corpus
+    from emosynth.emotions import PRIMARY_EMOTIONS
+    from emosynth.recognizer.train import extract_corpus_features, held_out
+
+    if not RAVDESS.is_dir():
+        raise SystemExit(f"the use case needs RAVDESS at {RAVDESS}")
+    work = ROOT / "benchmarks" / ".work"  # generated data is kept between runs (resumable batches)
+    neutral = sorted(p for p in RAVDESS.glob("Actor_*/03-01-01-*")
+                     if int(p.parent.name.split("_")[1]) in TRAIN_ACTORS)
+    links = work / "train-neutral"
+    for p in neutral:
+        link = links / p.parent.name / p.name
+        link.parent.mkdir(parents=True, exist_ok=True)
+        if not link.exists():
+            link.symlink_to(p)
+    augment = parse_recipe(f"name: bench-augment\nrecordings: {links}\n"
+                           "emotions: {primaries: all, intensities: [1.0]}\noutput: {sample_rate: 16000}\n",
+                           where="augment recipe")
+    synthetic = parse_recipe("name: bench-synthetic\ntexts: {builtin: neutral-en}\n"
+                             "voices: [kumo, alpha, gongitsune, nezumi, tebukuro]\n"
+                             "emotions: {neutral: true, primaries: all, intensities: [1.0]}\nper_condition: 6\n"
+                             "output: {sample_rate: 16000}\n", where="synthetic recipe")
+    t = time.perf_counter()
+    run_batch(augment, work / "augmented", workers=workers, progress=True)
+    run_batch(synthetic, work / "synthetic", workers=workers, progress=True)
+    generation_s = time.perf_counter() - t
+
+    real = read_corpus(RAVDESS)
+    aug = _labelled(work / "augmented", lambda r: f"ravdess-{r['voice'].split('_')[1]}")  # the actor's own speaker id
+    syn = _labelled(work / "synthetic", lambda r: f"voice-{r['voice']}")
+    corpus = extract_corpus_features(real + aug + syn, workers=workers, progress=True)
+    kinds = np.array(["real"] * len(real) + ["augmented"] * len(aug) + ["synthetic"] * len(syn))
+    if corpus.skipped:
+        raise RuntimeError(f"unreadable clips: {corpus.skipped[:3]}")
+    actor = np.array([int(s.split("-")[1]) if s.startswith("ravdess-") else 0 for s in corpus.speakers])
+    test = np.flatnonzero((kinds == "real") & np.isin(actor, list(TEST_ACTORS)))
+    base = (kinds == "real") & np.isin(actor, list(TRAIN_ACTORS))
+    settings = {"real only": base, "real + augmented": base | (kinds == "augmented"),
+                "real + synthetic": base | (kinds == "synthetic")}
+    out = {"train_actors": f"{TRAIN_ACTORS.start}-{TRAIN_ACTORS.stop - 1}",
+           "test_actors": f"{TEST_ACTORS.start}-{TEST_ACTORS.stop - 1}",
+           "clips": {"real_train": int(base.sum()), "real_test": int(len(test)),
+                     "augmented": int((kinds == "augmented").sum()), "synthetic": int((kinds == "synthetic").sum())},
+           "generation_seconds": round(generation_s, 1), "ua": {}}
+    for name, rows in settings.items():
+        out["ua"][name] = {}
+        for mode in ("plain", "speaker"):
+            r = held_out(corpus, np.flatnonzero(rows), test, mode=mode)
+            out["ua"][name][mode] = {"ua": round(r.ua, 3), "c": r.c,
+                                     "recall": {e: round(float(r.confusion[i, i] / max(1, r.confusion[i].sum())), 3)
+                                                for i, e in enumerate(PRIMARY_EMOTIONS)}}
+            print(name, mode, out["ua"][name][mode]["ua"], flush=True)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", choices=("throughput", "ser"), default=None)
+    parser.add_argument("--workers", type=int, default=2, help="workers for the use case's generation")
+    args = parser.parse_args()
+    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    results["machine"] = {"cpus": os.cpu_count(), "python": platform.python_version()}
+    if args.only in (None, "throughput"):
+        results["throughput"] = throughput()
+    if args.only in (None, "ser"):
+        results["ser_use_case"] = ser_use_case(args.workers)
+    results["command"] = "python benchmarks/bench_batch.py" + (f" --only {args.only}" if args.only else "")
+    RESULTS.write_text(json.dumps(results, indent=1) + "\n")
+    print(json.dumps(results, indent=1))
+
+
+if __name__ == "__main__":
+    main()
