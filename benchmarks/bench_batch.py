@@ -103,6 +103,21 @@ def _labelled(folder: Path, speaker_of) -> list:
     return [LabelledClip(path=folder / r["file_name"], emotion=r["target"], speaker=speaker_of(r)) for r in rows]
 
 
+def augmented_summary(folder: Path) -> dict:
+    """Per target emotion: the recognizer's agreement and the speaker similarity of the variants."""
+    rows = [json.loads(line) for line in (folder / "manifest.jsonl").read_text().splitlines()]
+    out = {}
+    for target in sorted({r["target"] for r in rows}):
+        group = [r for r in rows if r["target"] == target]
+        sims = np.array([r["speaker_similarity"] for r in group if r["speaker_similarity"] is not None])
+        out[target] = {"clips": len(group), "heard_as_target": round(float(np.mean([r["label"] == target for r in group])), 3)}
+        if sims.size:
+            out[target].update({"speaker_similarity_mean": round(float(sims.mean()), 3),
+                                "speaker_similarity_p10": round(float(np.percentile(sims, 10)), 3),
+                                "share_at_least_0.85": round(float(np.mean(sims >= 0.85)), 3)})
+    return out
+
+
 def ser_use_case(workers: int) -> dict:
     from emosynth.batch import parse_recipe, run_batch
     from emosynth.recognizer.corpus import read_corpus
@@ -148,7 +163,8 @@ def ser_use_case(workers: int) -> dict:
            "test_actors": f"{TEST_ACTORS.start}-{TEST_ACTORS.stop - 1}",
            "clips": {"real_train": int(base.sum()), "real_test": int(len(test)),
                      "augmented": int((kinds == "augmented").sum()), "synthetic": int((kinds == "synthetic").sum())},
-           "generation_seconds": round(generation_s, 1), "ua": {}}
+           "generation_seconds": round(generation_s, 1),
+           "augmented_per_emotion": augmented_summary(work / "augmented"), "ua": {}}
     for name, rows in settings.items():
         out["ua"][name] = {}
         for mode in ("plain", "speaker"):

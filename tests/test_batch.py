@@ -209,3 +209,14 @@ def test_shipped_recipes_are_valid(path):
         pytest.skip("this recipe augments ../shared/data/ravdess, which is not beside this checkout")
     recipe = load_recipe(path)
     assert recipe.n_clips == len(plan_items(recipe)) >= 500
+
+
+def test_unreachable_ray_cluster_is_a_clear_error_and_writes_nothing(tmp_path):
+    pytest.importorskip("ray", reason="Ray is the extra emosynth[ray]")
+    out = tmp_path / "o"
+    result = subprocess.run([sys.executable, "-m", "emosynth", "batch", str(_recipe(tmp_path)), "--out", str(out),
+                             "--engine", "ray", "--ray-address", "auto"], capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "RAY_ADDRESS": ""})
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "cannot reach the Ray cluster at auto" in result.stderr and "ray start --head" in result.stderr
+    assert not out.exists()

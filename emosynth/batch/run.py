@@ -203,7 +203,8 @@ def _local(todo: list[BatchItem], recipe: Recipe, workers: int) -> Iterator[Rend
                 f.cancel()
 
 
-def _ray(todo: list[BatchItem], recipe: Recipe, address: str | None) -> Iterator[RenderedClip]:
+def _connect_ray(address: str | None):
+    """The ray module, connected to the cluster (a session already started by the caller is used)."""
     try:
         import ray
     except ImportError:
@@ -214,6 +215,11 @@ def _ray(todo: list[BatchItem], recipe: Recipe, address: str | None) -> Iterator
         except (ConnectionError, RuntimeError, ValueError) as exc:
             raise EmosynthError(f"cannot reach the Ray cluster at {address or 'auto'} ({exc}); start one with "
                                 "`ray start --head`, or give --ray-address ray://HOST:10001") from None
+    return ray
+
+
+def _ray(todo: list[BatchItem], recipe: Recipe, address: str | None) -> Iterator[RenderedClip]:
+    ray = _connect_ray(address)
     remote = ray.remote(num_cpus=1)(render_clip)
     pending = [remote.remote(item, recipe.output, recipe.quality_gate) for item in todo]
     try:
@@ -296,6 +302,8 @@ def run_batch(recipe: Recipe, out_dir: str | os.PathLike[str], *, engine: str = 
     if workers < 1:
         raise RecipeError(f"workers must be at least 1, got {workers}")
     out = Path(out_dir)
+    if engine == "ray":
+        _connect_ray(ray_address)  # before anything is written: an unreachable cluster leaves no folder
     items = plan_items(recipe)
     rows_dir = _check_folder(out, plan_fingerprint(recipe, items), recipe)
     _remove_leftovers(out)
