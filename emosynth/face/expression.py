@@ -1,15 +1,25 @@
 """Emotion drives the rest of the face: one expression layer per primary, built from FACS.
 
-Each primary's layer is the prototype set of facial action units (AUs) that shows it, from
+Each primary's layer is a prototype set of facial action units (AUs) that shows it, from
 Ekman & Friesen's FACS and its emotion prototypes (EMFACS; Ekman, Friesen & Hager, *Facial
-Action Coding System: The Manual*, 2002, Investigator's Guide table of prototypes):
+Action Coding System: The Manual*, 2002, Investigator's Guide table of prototypes and major
+variants):
 
-* joy: AU6 cheek raiser + AU12 lip corner puller
+* joy: AU6 cheek raiser + AU12 lip corner puller, with AU25 lips part (the open-mouthed smile
+  that shows the upper teeth; 25 joins a prototype without changing the emotion it signals)
 * sadness: AU1 inner brow raiser + AU4 brow lowerer + AU15 lip corner depressor + AU17 chin raiser
 * surprise: AU1 + AU2 outer brow raiser + AU5 upper lid raiser + AU26 jaw drop
 * fear: AU1 + AU2 + AU4 + AU5 + AU7 lid tightener + AU20 lip stretcher + AU26
-* anger: AU4 + AU5 + AU7 + AU23 lip tightener + AU24 lip pressor
+* anger: AU4 + AU5 + AU7 + AU10 upper lip raiser + AU23 lip tightener + AU25, the EMFACS variant
+  with the lips parted (4+5+7+10+23+25), which suits a speaking face better than the pressed-lips
+  one (4+5+7+23+24)
 * disgust: AU9 nose wrinkler + AU10 upper lip raiser + AU15 + AU16 lower lip depressor
+
+Intensities (:data:`EMOTION_AUS`) are on FACS's A-E scale as 0.2-1.0. They were set so that an
+independent expression classifier (:mod:`.judge`, ``fer``'s FER2013 model) reads the rendered
+avatar as intended, tuned on sentences of our own and measured on others (docs/face.md): joy,
+anger and surprise at D-E; AU4 in sadness and fear at trace (A), since the browDown shape carries
+AU4's full drop of the inner brow and would otherwise cancel AU1's lift.
 
 Each AU maps to the ARKit blendshapes that perform it (:data:`AU_BLENDSHAPES`, following
 Apple's descriptions of the shapes). A spec's signed weights mix the layers exactly as they mix
@@ -49,18 +59,19 @@ AU_BLENDSHAPES: dict[int, dict[str, float]] = {
     20: _lr("mouthStretch"),
     23: {**_lr("mouthPress", 0.5), "mouthRollLower": 0.3, "mouthRollUpper": 0.3},
     24: _lr("mouthPress"),
+    25: {**_lr("mouthUpperUp", 0.6), **_lr("mouthLowerDown", 0.45)},  # ARKit has no lips-part shape: both lips move
     26: {"jawOpen": 1.0},
 }
 
 #: Each primary's prototype: AU -> intensity at emotion intensity 1 (FACS A-E scale as 0.2-1.0).
 EMOTION_AUS: dict[str, dict[int, float]] = {
     "neutral": {},
-    "joy": {6: 0.6, 12: 0.8},
-    "sadness": {1: 0.7, 4: 0.4, 15: 0.6, 17: 0.4},
-    "anger": {4: 0.8, 5: 0.3, 7: 0.6, 23: 0.5, 24: 0.4},
-    "fear": {1: 0.7, 2: 0.5, 4: 0.4, 5: 0.7, 7: 0.2, 20: 0.6, 26: 0.15},
+    "joy": {6: 0.9, 12: 1.0, 25: 1.0},
+    "sadness": {1: 0.7, 4: 0.2, 15: 0.6, 17: 0.4},
+    "anger": {4: 1.0, 5: 0.7, 7: 0.6, 10: 0.8, 23: 0.8, 25: 0.5},
+    "fear": {1: 0.7, 2: 0.5, 4: 0.2, 5: 0.7, 7: 0.2, 20: 0.6, 26: 0.15},
     "disgust": {9: 0.7, 10: 0.4, 15: 0.4, 16: 0.3},
-    "surprise": {1: 0.8, 2: 0.8, 5: 0.7, 26: 0.25},
+    "surprise": {1: 0.7, 2: 1.0, 5: 0.8, 26: 0.25},
 }
 
 #: Where a negative residue goes: opposing muscles or movements.
