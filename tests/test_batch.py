@@ -92,6 +92,8 @@ emotions:
     assert recipe.n_clips == 2 * 17
     with pytest.raises(RecipeError, match="not valid YAML"):
         parse_recipe("name: [unclosed")
+    with pytest.raises(RecipeError, match="texts: '###': "):
+        parse_recipe(RECIPE.replace("{builtin: neutral-en}", '{list: ["Fine words.", "###"]}'))
 
 
 def test_plan_is_stable_and_names_are_unique():

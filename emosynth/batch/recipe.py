@@ -190,6 +190,13 @@ def _texts(value: Any, base: Path, where: str) -> tuple[tuple[str, ...], str]:
     texts = tuple(dict.fromkeys(t.strip() for t in lines if t.strip()))  # unique, in order
     if not texts:
         raise RecipeError(f"{where}: 'texts' gives no text to speak")
+    from ..voice.text import text_to_chunks
+
+    for text in texts:  # an unspeakable line fails here, not hours into the batch
+        try:
+            text_to_chunks(text)
+        except EmosynthError as exc:
+            raise RecipeError(f"{where}: texts: {text!r}: {exc}") from None
     return texts, source
 
 

@@ -66,10 +66,8 @@ class BatchResult:
 
 
 # -- one clip, in whichever process runs it -------------------------------------------------------
-_synthesizers: dict = {}
-
-
-_recognizers: list = []
+_synthesizers: dict = {}  # per worker process: voice -> Synthesizer
+_recognizers: list = []  # per worker process: the one Recognizer
 
 
 def _recognizer():
