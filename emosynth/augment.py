@@ -28,7 +28,7 @@ from .audio import prepare_array
 from .emotions import PRIMARY_EMOTIONS, EmotionSpec, parse_emotion
 from .errors import AudioError, MissingExtraError
 
-__all__ = ["VoiceChange", "voice_change", "augment", "WORK_RATE_HZ", "MALE_F0_BELOW_HZ"]
+__all__ = ["VoiceChange", "voice_change", "augment", "require_world", "WORK_RATE_HZ", "MALE_F0_BELOW_HZ"]
 
 WORK_RATE_HZ = 24000
 MALE_F0_BELOW_HZ = 160.0
@@ -80,7 +80,8 @@ def voice_change(emotion: str | EmotionSpec, gender: str) -> VoiceChange:
     return VoiceChange(*map(float, total))
 
 
-def _world():
+def require_world():
+    """pyworld, or MissingExtraError naming the extra that brings it."""
     try:
         import pyworld
     except ImportError:
@@ -100,7 +101,7 @@ def _retime(x: np.ndarray, n_out: int) -> np.ndarray:
 def augment(samples: np.ndarray, sample_rate_hz: int, emotion: str | EmotionSpec, *,
             gender: str | None = None) -> tuple[np.ndarray, VoiceChange]:
     """The recording moved toward ``emotion`` (at WORK_RATE_HZ) and the change applied."""
-    pw = _world()
+    pw = require_world()
     audio = prepare_array(samples, sample_rate_hz, target_rate_hz=WORK_RATE_HZ)
     x = audio.samples.astype(np.float64)
     f0, t = pw.harvest(x, WORK_RATE_HZ, f0_floor=60.0, f0_ceil=700.0, frame_period=_FRAME_MS)

@@ -103,3 +103,11 @@ def test_cli_augment_writes_a_dataset_and_reports_a_bad_recording(recording, tmp
     card = (out / "dataset_card.md").read_text()
     assert "2 clips could not be made" in card and "speaker2/hiss.wav as anger:1.00" in card
     assert "speakers: speaker1 (2)" in card
+
+
+def test_without_pyworld_the_recipe_is_refused_up_front(recording, monkeypatch):
+    from emosynth.errors import MissingExtraError
+
+    monkeypatch.setitem(sys.modules, "pyworld", None)  # as if the extra were not installed
+    with pytest.raises(MissingExtraError, match=r"emosynth\[profiles\]"):
+        parse_recipe(f"name: a\nrecordings: {recording.parent}\nemotions: {{specs: [joy]}}\n")

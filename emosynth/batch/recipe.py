@@ -124,6 +124,9 @@ def parse_recipe(text: str, *, base: Path = Path("."), where: str = "recipe") ->
     if not isinstance(name, str) or not name.strip() or any(c in name for c in "/\\\n"):
         raise RecipeError(f"{where}: 'name' must be a one-line string without slashes, got {name!r}")
     if augmenting:
+        from ..augment import require_world
+
+        require_world()  # refused before any work, not once per recording
         root, recordings = _recordings(data["recordings"], base, where)
         texts, text_source, voices = (), "the recordings' own words", ()
     else:
