@@ -3,6 +3,7 @@
     python benchmarks/bench_batch.py                 # both parts (about 25 minutes on 2 cores)
     python benchmarks/bench_batch.py --only throughput
     python benchmarks/bench_batch.py --only ser      # needs ../shared/data/ravdess
+    python benchmarks/bench_batch.py --only speaker  # needs ../shared/data/ravdess and emosynth[speaker]
 
 Throughput: `emosynth batch` run as a user runs it (a fresh process, models loaded inside the
 timing) on 32 synthesised clips and on 32 augmented recordings (16 x 2 emotions), with --workers 1 and 2. Memory is
@@ -15,6 +16,11 @@ actors 15-20, whom nothing generated ever comes from: once on the real training 
 with emosynth's augmented variants of the training actors' neutral clips added, once with
 emosynth's synthetic speech (5 voices) added. Unweighted accuracy (UA) on the held-out actors,
 both recognizer modes (plain; speaker-normalised, read against the speaker's neutral).
+
+Speaker: the neutral clips of actors 15-20 (statements 1 and 2, first repetition) moved toward
+every primary, as actors move (full pitch change) and with ``keep_speaker=0.85``: per emotion, the
+speaker similarity to the recording (mean, 10th percentile, share >= 0.85) and the share of the
+pitch change kept.
 """
 
 from __future__ import annotations
@@ -176,9 +182,47 @@ def ser_use_case(workers: int) -> dict:
     return out
 
 
+def speaker_kept(floor: float = 0.85) -> dict:
+    """Speaker similarity of augmented variants with the full pitch change and with keep_speaker."""
+    from emosynth.audio import load_audio, prepare_array
+    from emosynth.augment import WORK_RATE_HZ, augment
+    from emosynth.emotions import PRIMARY_EMOTIONS
+    from emosynth.evaluation.speaker import SpeakerEncoder, cosine_similarity
+
+    if not RAVDESS.is_dir():
+        raise SystemExit(f"the speaker check needs RAVDESS at {RAVDESS}")
+    clips = sorted(p for a in TEST_ACTORS for p in RAVDESS.glob(f"Actor_{a:02d}/03-01-01-01-0[12]-01-*"))
+    encoder = SpeakerEncoder()
+
+    def embed(x: np.ndarray) -> np.ndarray:
+        return encoder.embed(prepare_array(x, WORK_RATE_HZ, target_rate_hz=16000).samples)
+
+    sims: dict = {e: {"full": [], "kept": [], "share": []} for e in PRIMARY_EMOTIONS[1:]}
+    for path in clips:
+        x = load_audio(path, target_rate_hz=WORK_RATE_HZ).samples
+        original = embed(x)
+        for emotion, acc in sims.items():
+            full, change = augment(x, WORK_RATE_HZ, emotion)
+            kept, kept_change = augment(x, WORK_RATE_HZ, emotion, keep_speaker=floor)
+            acc["full"].append(cosine_similarity(original, embed(full)))
+            acc["kept"].append(cosine_similarity(original, embed(kept)))
+            acc["share"].append(kept_change.f0_shift_st / change.f0_shift_st if change.f0_shift_st else 1.0)
+        print(path.name, flush=True)
+
+    def summary(v: list) -> dict:
+        a = np.array(v)
+        return {"mean": round(float(a.mean()), 3), "p10": round(float(np.percentile(a, 10)), 3),
+                "share_at_least_0.85": round(float(np.mean(a >= 0.85)), 3)}
+
+    return {"clips": len(clips), "actors": f"{TEST_ACTORS.start}-{TEST_ACTORS.stop - 1}", "keep_speaker": floor,
+            "per_emotion": {e: {"full_pitch_change": summary(acc["full"]), "keep_speaker": summary(acc["kept"]),
+                                "pitch_share_kept_mean": round(float(np.mean(acc["share"])), 3)}
+                            for e, acc in sims.items()}}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", choices=("throughput", "ser"), default=None)
+    parser.add_argument("--only", choices=("throughput", "ser", "speaker"), default=None)
     parser.add_argument("--workers", type=int, default=2, help="workers for the use case's generation")
     args = parser.parse_args()
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
@@ -187,6 +231,8 @@ def main() -> None:
         results["throughput"] = throughput()
     if args.only in (None, "ser"):
         results["ser_use_case"] = ser_use_case(args.workers)
+    if args.only in (None, "speaker"):
+        results["speaker_kept"] = speaker_kept()
     results["command"] = "python benchmarks/bench_batch.py" + (f" --only {args.only}" if args.only else "")
     RESULTS.write_text(json.dumps(results, indent=1) + "\n")
     print(json.dumps(results, indent=1))

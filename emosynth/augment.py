@@ -15,12 +15,17 @@ tokens start from:
 A spec's signed weights combine the emotions' changes linearly, so intensity scales them,
 mixtures add and negation reverses them. The speaker's gender, which picks the actors whose
 profile is used, is read from the median F0 (below 160 Hz: male).
+
+Pitch is what costs a variant its speaker: a speaker encoder hears a voice 4-5 semitones higher
+(actors' anger, fear and surprise) as partly someone else (docs/batch.md). With ``keep_speaker``
+the pitch change (level and range, nothing else) is scaled back in steps until the variant's
+speaker similarity to the recording reaches that floor (extra ``speaker``).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -28,12 +33,15 @@ from .audio import prepare_array
 from .emotions import PRIMARY_EMOTIONS, EmotionSpec, parse_emotion
 from .errors import AudioError, MissingExtraError
 
-__all__ = ["VoiceChange", "voice_change", "augment", "require_world", "WORK_RATE_HZ", "MALE_F0_BELOW_HZ"]
+__all__ = ["VoiceChange", "voice_change", "augment", "require_world", "WORK_RATE_HZ", "MALE_F0_BELOW_HZ",
+           "PITCH_STEPS"]
 
 WORK_RATE_HZ = 24000
 MALE_F0_BELOW_HZ = 160.0
 _FRAME_MS = 5.0
 _PEAK = 0.98
+#: With ``keep_speaker``: the shares of the pitch change tried, in order, until the speaker is kept.
+PITCH_STEPS = (1.0, 0.75, 0.5, 0.25, 0.0)
 
 
 @dataclass(frozen=True)
@@ -46,6 +54,10 @@ class VoiceChange:
     level_db: float = 0.0
     tilt_db: float = 0.0  # alpha-ratio change: > 0 more energy above 1 kHz (more vocal effort)
     hnr_db: float = 0.0  # < 0: rougher, breathier
+
+    def with_pitch_scaled(self, share: float) -> "VoiceChange":
+        """The same change with its pitch level and range moves scaled by ``share``."""
+        return replace(self, f0_shift_st=self.f0_shift_st * share, f0_range_log2=self.f0_range_log2 * share)
 
     def as_tuple(self) -> tuple[float, ...]:
         return (self.f0_shift_st, self.f0_range_log2, self.tempo_log2, self.level_db, self.tilt_db, self.hnr_db)
@@ -99,9 +111,16 @@ def _retime(x: np.ndarray, n_out: int) -> np.ndarray:
 
 
 def augment(samples: np.ndarray, sample_rate_hz: int, emotion: str | EmotionSpec, *,
-            gender: str | None = None) -> tuple[np.ndarray, VoiceChange]:
-    """The recording moved toward ``emotion`` (at WORK_RATE_HZ) and the change applied."""
+            gender: str | None = None, keep_speaker: float | None = None) -> tuple[np.ndarray, VoiceChange]:
+    """The recording moved toward ``emotion`` (at WORK_RATE_HZ) and the change applied.
+
+    ``keep_speaker`` (a cosine in (0, 1), e.g. 0.85): the largest share of the pitch change in
+    PITCH_STEPS whose result is at least that similar to the recording as a speaker; where even no
+    pitch change falls short, the variant without one. Needs the extra ``speaker``.
+    """
     pw = require_world()
+    if keep_speaker is not None and not 0.0 < keep_speaker < 1.0:
+        raise ValueError(f"keep_speaker must be a speaker similarity between 0 and 1, got {keep_speaker!r}")
     audio = prepare_array(samples, sample_rate_hz, target_rate_hz=WORK_RATE_HZ)
     x = audio.samples.astype(np.float64)
     f0, t = pw.harvest(x, WORK_RATE_HZ, f0_floor=60.0, f0_ceil=700.0, frame_period=_FRAME_MS)
@@ -109,11 +128,39 @@ def augment(samples: np.ndarray, sample_rate_hz: int, emotion: str | EmotionSpec
     if voiced.sum() < 10:
         raise AudioError("the recording has almost no voiced speech (under 50 ms); nothing to give an emotion")
     median_hz = float(np.median(f0[voiced]))
-    gender = gender or ("male" if median_hz < MALE_F0_BELOW_HZ else "female")
-    change = voice_change(emotion, gender)
-    sp = pw.cheaptrick(x, f0, t, WORK_RATE_HZ)
-    ap = pw.d4c(x, f0, t, WORK_RATE_HZ)
+    change = voice_change(emotion, gender or ("male" if median_hz < MALE_F0_BELOW_HZ else "female"))
+    analysis = _Analysis(x, f0, pw.cheaptrick(x, f0, t, WORK_RATE_HZ), pw.d4c(x, f0, t, WORK_RATE_HZ), median_hz)
+    if keep_speaker is None:
+        return _render(analysis, change), change
+    from .evaluation.speaker import SpeakerEncoder, cosine_similarity
 
+    encoder = SpeakerEncoder()
+    original = encoder.embed(prepare_array(x, WORK_RATE_HZ, target_rate_hz=16_000).samples)
+    for share in PITCH_STEPS:
+        tried = change.with_pitch_scaled(share)
+        y = _render(analysis, tried)
+        heard = encoder.embed(prepare_array(y, WORK_RATE_HZ, target_rate_hz=16_000).samples)
+        if cosine_similarity(original, heard) >= keep_speaker:
+            break
+    return y, tried
+
+
+@dataclass(frozen=True)
+class _Analysis:
+    """A recording at WORK_RATE_HZ and its WORLD parameters."""
+
+    x: np.ndarray
+    f0: np.ndarray
+    sp: np.ndarray
+    ap: np.ndarray
+    median_hz: float
+
+
+def _render(a: _Analysis, change: VoiceChange) -> np.ndarray:
+    """WORLD resynthesis of an analysed recording with ``change`` applied."""
+    pw = require_world()
+    f0, sp, ap, median_hz = a.f0, a.sp, a.ap, a.median_hz
+    voiced = f0 > 0
     # pitch: level and range around the median, in semitones
     st = 12.0 * np.log2(np.where(voiced, f0, median_hz) / median_hz)
     st = st * 2.0 ** change.f0_range_log2 + change.f0_shift_st
@@ -133,9 +180,9 @@ def augment(samples: np.ndarray, sample_rate_hz: int, emotion: str | EmotionSpec
     ap = np.clip(ap * 10.0 ** (-change.hnr_db / 10.0), 1e-4, 1.0 - 1e-6)
     y = pw.synthesize(np.ascontiguousarray(f0), np.ascontiguousarray(sp), np.ascontiguousarray(ap),
                       WORK_RATE_HZ, _FRAME_MS)
-    rms_in, rms_out = np.sqrt(np.mean(x**2)), np.sqrt(np.mean(y**2)) + 1e-12
+    rms_in, rms_out = np.sqrt(np.mean(a.x**2)), np.sqrt(np.mean(y**2)) + 1e-12
     y = y * (rms_in / rms_out) * 10.0 ** (change.level_db / 20.0)
     peak = float(np.max(np.abs(y)))
     if peak > _PEAK:  # louder than full scale allows: keep the shape, limit the peak
         y = y * (_PEAK / peak)
-    return y.astype(np.float32), change
+    return y.astype(np.float32)

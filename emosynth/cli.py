@@ -431,13 +431,18 @@ def batch(recipe: Path, out_dir: Path, engine: str, workers: int | None, ray_add
 @click.option("--sample-rate", type=click.Choice(["16000", "22050", "24000", "44100", "48000"]), default="16000",
               show_default=True)
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Worker processes (default: every CPU).")
-def augment(in_dir: Path, out_dir: Path, emotions: str, audio_format: str, sample_rate: str, workers: int | None) -> None:
+@click.option("--keep-speaker", type=float, default=None, metavar="SIMILARITY",
+              help="Move pitch less where it would bring a variant's speaker similarity below this, e.g. 0.85 "
+                   "(needs emosynth[speaker]).")
+def augment(in_dir: Path, out_dir: Path, emotions: str, audio_format: str, sample_rate: str, workers: int | None,
+            keep_speaker: float | None) -> None:
     """Emotional variants of the recordings in IN_DIR (any speaker), written to OUT_DIR with the same
     metadata.csv, manifest.jsonl and dataset card as `emosynth batch`.
 
     Each recording's pitch level and range, tempo, loudness, spectral tilt and voice quality move
     as human actors' do (`emosynth profiles`); the speaker of a file is its folder under IN_DIR.
-    Resumable like batch. Needs the extra emosynth[profiles] (pyworld).
+    Resumable like batch. Needs the extra emosynth[profiles] (pyworld). With --keep-speaker the
+    pitch change is scaled back, per recording, until the variant keeps that speaker similarity.
     """
     import yaml
 
@@ -446,7 +451,8 @@ def augment(in_dir: Path, out_dir: Path, emotions: str, audio_format: str, sampl
     specs = [e for e in emotions.split() if e]
     grid = {"primaries": "all", "intensities": [1.0]} if specs == ["all"] else {"specs": specs}
     text = yaml.safe_dump({"name": f"augment-{in_dir.resolve().name}", "recordings": str(in_dir.resolve()),
-                           "emotions": grid, "output": {"format": audio_format, "sample_rate": int(sample_rate)}},
+                           "emotions": grid, "output": {"format": audio_format, "sample_rate": int(sample_rate)},
+                           **({"keep_speaker": keep_speaker} if keep_speaker is not None else {})},
                           sort_keys=False)
     plan = parse_recipe(text, where="augment")
     click.echo(f"{plan.name}: {plan.n_clips} clips ({len(plan.recordings)} recordings x {len(plan.emotions)} emotions) "

@@ -68,6 +68,41 @@ def test_augmented_recording_moves_the_cues_it_is_asked_to(recording):
         assert np.sign(tilt) == np.sign(change.tilt_db) and abs(tilt - change.tilt_db) < 2.0, spec
 
 
+def test_keep_speaker_scales_back_the_pitch_until_the_speaker_is_kept(recording):
+    """With a floor just above what the full change keeps, the pitch moves less (every other cue as
+    before) and the variant reaches the floor; where the floor is already met nothing changes."""
+    pytest.importorskip("resemblyzer", reason="keep_speaker needs the extra emosynth[speaker]")
+    from emosynth.audio import prepare_array
+    from emosynth.evaluation.speaker import SpeakerEncoder, cosine_similarity
+
+    encoder = SpeakerEncoder()
+    x, rate = sf.read(recording)
+
+    def similarity(y: np.ndarray) -> float:
+        a, b = (prepare_array(s, r, target_rate_hz=16000).samples for s, r in ((x, rate), (y, WORK_RATE_HZ)))
+        return cosine_similarity(encoder.embed(a), encoder.embed(b))
+
+    full, change = augment(x, rate, "surprise")
+    kept_full = similarity(full)
+    same, same_change = augment(x, rate, "surprise", keep_speaker=kept_full - 0.05)
+    assert same_change == change
+    floor = min(0.99, kept_full + 0.02)
+    kept, kept_change = augment(x, rate, "surprise", keep_speaker=floor)
+    share = kept_change.f0_shift_st / change.f0_shift_st
+    assert share < 1.0 and kept_change == change.with_pitch_scaled(share)
+    assert similarity(kept) >= floor or share == 0.0
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        augment(x, rate, "joy", keep_speaker=1.5)
+
+
+def test_keep_speaker_belongs_to_augmenting_recipes(recording, tmp_path):
+    with pytest.raises(RecipeError, match="'keep_speaker' applies to augmenting 'recordings'"):
+        parse_recipe("name: a\ntexts: {builtin: neutral-en}\nvoices: [kumo]\nemotions: {specs: [joy]}\n"
+                     "keep_speaker: 0.85\n")
+    with pytest.raises(RecipeError, match="between 0 and 1"):
+        parse_recipe(f"name: a\nrecordings: {recording.parent}\nemotions: {{specs: [joy]}}\nkeep_speaker: 85\n")
+
+
 def test_unvoiced_input_is_refused():
     noise = np.random.default_rng(0).normal(0, 0.01, WORK_RATE_HZ).astype(np.float32)
     with pytest.raises(AudioError, match="no voiced speech"):

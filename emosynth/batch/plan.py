@@ -33,6 +33,7 @@ class BatchItem:
     face_seed: int
     source: str = ""  # augmenting: the recording (absolute path); speaking: empty
     source_name: str = ""  # the recording's path under the recordings folder, for the manifest
+    keep_speaker: float | None = None  # augmenting: see emosynth.augment.augment
 
 
 def _slug(text: str) -> str:
@@ -57,7 +58,8 @@ def _recording_items(recipe: Recipe) -> list[BatchItem]:
         for emotion in recipe.emotions:
             items.append(BatchItem(index=len(items), clip_id=f"{stem}_{_slug(emotion.text)}", text="", voice=speaker,
                                    emotion=emotion, face_seed=_condition_seed(recipe.seed, stem, emotion) % 2**31,
-                                   source=str(path), source_name=rel.as_posix()))
+                                   source=str(path), source_name=rel.as_posix(),
+                                   keep_speaker=recipe.keep_speaker))
     return items
 
 
@@ -83,5 +85,6 @@ def plan_fingerprint(recipe: Recipe, items: list[BatchItem]) -> str:
     by the same plan."""
     body = {"output": [recipe.output.format, recipe.output.sample_rate, recipe.output.face],
             "gate": [recipe.quality_gate.min_probability, recipe.quality_gate.action],
+            **({"keep_speaker": recipe.keep_speaker} if recipe.keep_speaker is not None else {}),
             "items": [[i.clip_id, i.text, i.voice, i.emotion.text, i.face_seed, i.source] for i in items]}
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()

@@ -9,6 +9,7 @@ the outputs and the quality gate (see ``recipes/`` and docs/batch.md for the who
     voices: [kumo, alpha]
     # or, instead of texts and voices, emotional variants of real recordings (emosynth augment):
     # recordings: my_corpus/                 (speaker = each file's folder under it)
+    # keep_speaker: 0.85                     (augmenting: pitch moved less where it would cost the speaker)
     emotions:
       neutral: true
       primaries: all                      # or a list: [joy, anger]
@@ -43,7 +44,7 @@ SAMPLE_RATES = (16000, 22050, 24000, 44100, 48000)
 AUDIO_FORMATS = ("flac", "wav")
 GATE_ACTIONS = ("flag", "drop")
 _TOP_KEYS = ("name", "description", "seed", "texts", "voices", "recordings", "emotions", "per_condition", "output",
-             "quality_gate")
+             "quality_gate", "keep_speaker")
 _EMOTION_KEYS = ("neutral", "primaries", "intensities", "specs", "va_grid")
 _OUTPUT_KEYS = ("format", "sample_rate", "face")
 _GATE_KEYS = ("min_probability", "action")
@@ -81,6 +82,7 @@ class Recipe:
     source_text: str = ""  # the recipe as written, copied into the dataset card
     recordings: tuple[Path, ...] = ()  # augmenting real recordings instead of speaking texts
     recordings_root: Path | None = None
+    keep_speaker: float | None = None  # augmenting: the speaker similarity each variant keeps (emosynth.augment)
 
     @property
     def n_clips(self) -> int:
@@ -120,6 +122,9 @@ def parse_recipe(text: str, *, base: Path = Path("."), where: str = "recipe") ->
                               "recordings, emotions to augment recordings)")
     if augmenting and ("texts" in data or "voices" in data):
         raise RecipeError(f"{where}: 'recordings' augments real speech, so it takes no 'texts' or 'voices'")
+    if "keep_speaker" in data and not augmenting:
+        raise RecipeError(f"{where}: 'keep_speaker' applies to augmenting 'recordings'; the voices' own speech "
+                          "keeps its speaker by construction")
     name = data["name"]
     if not isinstance(name, str) or not name.strip() or any(c in name for c in "/\\\n"):
         raise RecipeError(f"{where}: 'name' must be a one-line string without slashes, got {name!r}")
@@ -127,10 +132,11 @@ def parse_recipe(text: str, *, base: Path = Path("."), where: str = "recipe") ->
         from ..augment import require_world
 
         require_world()  # refused before any work, not once per recording
+        keep_speaker = _keep_speaker(data.get("keep_speaker"), where)
         root, recordings = _recordings(data["recordings"], base, where)
         texts, text_source, voices = (), "the recordings' own words", ()
     else:
-        root, recordings = None, ()
+        root, recordings, keep_speaker = None, (), None
         texts, text_source = _texts(data["texts"], base, where)
         voices = _voices(data["voices"], where)
     output = _output(data.get("output", {}), where)
@@ -143,6 +149,7 @@ def parse_recipe(text: str, *, base: Path = Path("."), where: str = "recipe") ->
         voices=voices,
         recordings=recordings,
         recordings_root=root,
+        keep_speaker=keep_speaker,
         emotions=_emotions(data["emotions"], where),
         per_condition=_int(data.get("per_condition", 1), where, "per_condition", minimum=1),
         output=output,
@@ -201,6 +208,19 @@ def _texts(value: Any, base: Path, where: str) -> tuple[tuple[str, ...], str]:
         except EmosynthError as exc:
             raise RecipeError(f"{where}: texts: {text!r}: {exc}") from None
     return texts, source
+
+
+def _keep_speaker(value: Any, where: str) -> float | None:
+    """``keep_speaker: 0.85``: a speaker similarity in (0, 1); it needs the speaker encoder."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 < value < 1.0:
+        raise RecipeError(f"{where}: 'keep_speaker' must be a speaker similarity between 0 and 1 "
+                          f"(e.g. 0.85), got {value!r}")
+    from ..evaluation.speaker import SpeakerEncoder
+
+    SpeakerEncoder()  # a missing extra is refused now, not once per recording
+    return float(value)
 
 
 def _recordings(value: Any, base: Path, where: str) -> tuple[Path, tuple[Path, ...]]:

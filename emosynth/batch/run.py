@@ -169,7 +169,7 @@ def _augmented(item: BatchItem, output: OutputSpec):
     from ..augment import WORK_RATE_HZ, augment
 
     source = load_audio(item.source, target_rate_hz=WORK_RATE_HZ)
-    audio, _ = augment(source.samples, WORK_RATE_HZ, item.emotion)
+    audio, _ = augment(source.samples, WORK_RATE_HZ, item.emotion, keep_speaker=item.keep_speaker)
     recognizer = _recognizer()
     reference = recognizer.reference_from_arrays([(source.samples, WORK_RATE_HZ)])
     scores = recognizer.score_array(audio, WORK_RATE_HZ, reference=reference)
