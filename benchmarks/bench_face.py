@@ -4,10 +4,21 @@
 
 * Lip sync on `say` output (kumo, the voice benchmark's 20 sentences, neutral and every primary at
   intensity 1 on the first 3): share of bilabial phonemes (p, b, m) whose centre frame has the lips
-  together, at 30 and 60 fps, with the mouth from the timings and from the audio alone; and the lag
-  (ms, 60 fps, +-100 ms) at which jawOpen best follows the loudness.
+  together, at 30 and 60 fps, with the mouth from the timings and from the audio alone; the same
+  share of vowel centres (false closures); and the lag (ms, 60 fps, +-100 ms) at which jawOpen best
+  follows the loudness.
 * Human speech (RAVDESS statement 1, every actor and emotion; the model never saw it): jawOpen in
-  silence (90th percentile) and while speaking (mean, SD), mouth from the audio model.
+  silence (90th percentile) and while speaking (mean, SD), mouth from the audio model; and the lip
+  closures it makes while they speak (the sentence has one bilabial, the b of "by").
+* Words given (`animate --text`, emosynth.face.align): the 20 sentences spoken by the four voices
+  other than the reference (kumo), sentence k in primary k mod 7 at intensity 1: bilabial and vowel
+  centres closed at 30 and 60 fps, phoneme start error against the true timings (median, 90th
+  percentile, share within 40 ms), speed; on RAVDESS (both statements, first repetition, every
+  actor and emotion, normal intensity) the aligned speech onset against the loudness onset, and the share of clips
+  whose aligned b ("by") falls in a loudness dip (its quietest 10 ms under 60% of the loudest of the
+  150 ms on either side).
+  `--only mouth` measures lip sync, false closures, curve speed and human speech and updates their
+  entries in an existing results file.
 * Round trip: every utterance's track rendered at 512x512 and read back by MediaPipe's
   FaceLandmarker (extra `facecheck`); Pearson r between the track and what it reads, for the
   issue's four shapes (left and right averaged for the paired ones).
@@ -42,6 +53,8 @@ import numpy as np
 from emosynth.audio import load_audio
 from emosynth.emotions import PRIMARY_EMOTIONS
 from emosynth.face import animate, animate_utterance
+from emosynth.face.audio_model import FEATURE_RATE_HZ, AudioFaceModel
+from emosynth.face.train import phoneme_centres
 from emosynth.face.visemes import lips_apart, loudness_envelope
 from emosynth.io import write_text_atomic
 from emosynth.synthesizer import Synthesizer
@@ -56,17 +69,18 @@ def _bench_sentences() -> tuple[str, ...]:
     return module.BENCH_SENTENCES
 
 
-def _closure_rate(utts, fps: int, from_audio: bool) -> float:
-    closed = total = 0
+def _closures(utts, fps: int, from_audio: bool) -> tuple[float, float]:
+    """Share of bilabials (p, b, m) whose centre frame has the lips together, and the same share of
+    vowel centres (false closures)."""
+    shut = {"bilabial": [0, 0], "vowel": [0, 0]}
     for u in utts:
         track = animate(u.audio, u.sample_rate_hz, emotion=u.emotion, fps=fps) if from_audio else animate_utterance(u, fps=fps)
         apart = lips_apart(track.weights)
-        for p in u.phonemes:
-            if p.symbol in "pbm":
-                frame = min(track.n_frames - 1, int(round((p.start_sample + p.end_sample) / 2 / u.sample_rate_hz * fps)))
-                closed += apart[frame] <= 0.02
-                total += 1
-    return round(closed / total, 4)
+        for kind, count in shut.items():
+            frames = np.minimum(phoneme_centres(u.phonemes, u.sample_rate_hz, fps, kind), track.n_frames - 1)
+            count[0] += int(np.sum(apart[frames] <= 0.02))
+            count[1] += len(frames)
+    return round(shut["bilabial"][0] / shut["bilabial"][1], 4), round(shut["vowel"][0] / shut["vowel"][1], 4)
 
 
 def _lag_ms(utts, from_audio: bool) -> float:
@@ -151,8 +165,12 @@ def _expression_judge(utts_by_emotion: dict) -> dict:
 
 
 def _human(data: Path) -> dict:
+    """RAVDESS statement 1 ("Kids are talking by the door": one bilabial, the b of "by"), mouth from
+    the audio model: jawOpen in silence and while speaking, and the closures the model makes between
+    the first and the last loud frame (ideally one)."""
     files = sorted(data.glob("Actor_*/03-01-0?-0?-01-01-*.flac"))
-    silence_p90, speaking_mean, speaking_sd = [], [], []
+    silence_p90, speaking_mean, speaking_sd, closures = [], [], [], []
+    model = AudioFaceModel.load()
     for path in files:
         clip = load_audio(path)
         track = animate(clip.samples, clip.sample_rate_hz, fps=60)
@@ -161,17 +179,88 @@ def _human(data: Path) -> dict:
         silence_p90.append(float(np.percentile(jaw[loud < 0.01], 90)))
         speaking_mean.append(float(jaw[loud > 0.3].mean()))
         speaking_sd.append(float(jaw[loud > 0.3].std()))
+        _, closed = model.predict_frames(clip.samples, clip.sample_rate_hz)
+        loud = loudness_envelope(clip.samples, clip.sample_rate_hz, np.arange(len(closed)) / FEATURE_RATE_HZ)
+        speech = np.flatnonzero(loud > 0.1)
+        inside = closed[speech[0]:speech[-1] + 1].astype(np.int8)
+        closures.append(int(np.sum(np.diff(np.concatenate([[0], inside])) == 1)))
     return {"clips": len(files),
             "jaw_in_silence_p90": {"median": round(statistics.median(silence_p90), 4), "max": round(max(silence_p90), 4)},
             "jaw_speaking_mean": {"median": round(statistics.median(speaking_mean), 4), "min": round(min(speaking_mean), 4)},
-            "jaw_speaking_sd": {"median": round(statistics.median(speaking_sd), 4), "min": round(min(speaking_sd), 4)}}
+            "jaw_speaking_sd": {"median": round(statistics.median(speaking_sd), 4), "min": round(min(speaking_sd), 4)},
+            "closures_while_speaking": {"clips_with_one_or_more": round(float(np.mean(np.array(closures) >= 1)), 3),
+                                        "mean": round(float(np.mean(closures)), 2),
+                                        "count_histogram": {str(k): closures.count(k) for k in sorted(set(closures))}}}
+
+
+def _aligned(sentences, data: Path) -> dict:
+    """Lip sync with the words given, on voices other than the reference and on human speech."""
+    from emosynth.face.align import REFERENCE_VOICE, align_transcript
+
+    voices = [v for v in ("alpha", "gongitsune", "nezumi", "tebukuro") if v != REFERENCE_VOICE]
+    utts = [(Synthesizer(v).say(t, emotion=PRIMARY_EMOTIONS[k % len(PRIMARY_EMOTIONS)], score=False), t)
+            for v in voices for k, t in enumerate(sentences)]
+    out: dict = {"utterances": len(utts), "voices": voices}
+    for fps in (30, 60):
+        shut = {"bilabial": [0, 0], "vowel": [0, 0]}
+        for u, text in utts:
+            apart = lips_apart(animate(u.audio, u.sample_rate_hz, text=text, emotion=u.emotion, fps=fps).weights)
+            for kind, count in shut.items():
+                frames = np.minimum(phoneme_centres(u.phonemes, u.sample_rate_hz, fps, kind), len(apart) - 1)
+                count[0] += int(np.sum(apart[frames] <= 0.02))
+                count[1] += len(frames)
+        out[f"bilabial_closure_{fps}fps"] = round(shut["bilabial"][0] / shut["bilabial"][1], 4)
+        out[f"vowel_centres_closed_{fps}fps"] = round(shut["vowel"][0] / shut["vowel"][1], 4)
+    errors, seconds = [], 0.0
+    for u, text in utts:
+        start = time.perf_counter()
+        aligned = align_transcript(u.audio, u.sample_rate_hz, text)
+        seconds += time.perf_counter() - start
+        errors += [abs(a.start_sample - t.start_sample) / u.sample_rate_hz * 1000 for a, t in zip(aligned, u.phonemes)]
+    e = np.array(errors)
+    out["phoneme_start_error_ms"] = {"median": round(float(np.median(e)), 1), "p90": round(float(np.percentile(e, 90)), 1),
+                                     "within_40ms": round(float(np.mean(e <= 40)), 3)}
+    out["align_x_real_time"] = round(sum(u.duration_s for u, _ in utts) / seconds, 1)
+    if data.is_dir():
+        words = {"01": "Kids are talking by the door.", "02": "Dogs are sitting by the door."}
+        onset_ms, in_dip = [], []
+        files = sorted(data.glob("Actor_*/03-01-0?-01-0[12]-01-*.flac"))  # normal intensity, first repetition
+        for path in files:
+            clip = load_audio(path)
+            aligned = align_transcript(clip.samples, clip.sample_rate_hz, words[path.name.split("-")[4]])
+            t = np.arange(int(clip.duration_s * 100)) / 100
+            loud = loudness_envelope(clip.samples, clip.sample_rate_hz, t)
+            onset_ms.append(abs(aligned[0].start_sample / clip.sample_rate_hz - t[np.argmax(loud > 0.1)]) * 1000)
+            b = next(p for p in aligned if p.symbol == "b")
+            start, end = b.start_sample / clip.sample_rate_hz, b.end_sample / clip.sample_rate_hz
+            around = [loud[(t >= start - 0.15) & (t < start)], loud[(t >= end) & (t < end + 0.15)]]
+            inside = loud[(t >= start) & (t < end)]
+            in_dip.append(bool(inside.size and all(a.size for a in around)
+                               and inside.min() < 0.6 * min(a.max() for a in around)))
+        out["human_speech"] = {"clips": len(files), "onset_error_ms_median": round(float(np.median(onset_ms)), 1),
+                               "onset_error_ms_p90": round(float(np.percentile(onset_ms, 90)), 1),
+                               "b_in_loudness_dip": round(float(np.mean(in_dip)), 3)}
+    return out
+
+
+def _mouth(utts, data: Path) -> dict:
+    """Lip sync, false closures, speed and human speech: everything the mouth's source changes."""
+    closures = {f"{src}_{fps}fps": _closures(utts, fps, src == "audio") for src in ("timings", "audio") for fps in (30, 60)}
+    return {
+        "bilabial_closure": {k: v[0] for k, v in closures.items()},
+        "vowel_centres_closed": {k: v[1] for k, v in closures.items()},
+        "jaw_vs_loudness_lag_ms": {src: _lag_ms(utts, src == "audio") for src in ("timings", "audio")},
+        "x_real_time": {src: _speed(utts, src == "audio") for src in ("timings", "audio")},
+        "human_speech_audio_model": _human(data) if data.is_dir() else None,
+        "words_given": _aligned(_bench_sentences(), data),
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=Path("../shared/data/ravdess"))
     parser.add_argument("--out", type=Path, default=_HERE / "results" / "face.json")
-    parser.add_argument("--only", choices=["portrait", "avatar"], help="measure just this and update its entries in --out")
+    parser.add_argument("--only", choices=["portrait", "avatar", "mouth"], help="measure just this and update its entries in --out")
     args = parser.parse_args()
     synth = Synthesizer("kumo")
     sentences = _bench_sentences()
@@ -187,6 +276,13 @@ def main() -> None:
     utts += [synth.say(t, emotion=e, score=False) for t in sentences[:3] for e in PRIMARY_EMOTIONS[1:]]
     emotional = utts[len(sentences):]  # the first 3 sentences, neutral and in every primary
     judged = {"neutral": utts[:3], **{e: emotional[k::len(PRIMARY_EMOTIONS) - 1] for k, e in enumerate(PRIMARY_EMOTIONS[1:])}}
+    if args.only == "mouth":
+        result = json.loads(args.out.read_text()) if args.out.exists() else {}
+        mouth = _mouth(utts, args.data)
+        result.update(mouth)
+        write_text_atomic(args.out, json.dumps(result, indent=1) + "\n")
+        print(json.dumps(mouth, indent=1))
+        return
     if args.only == "avatar":
         result = json.loads(args.out.read_text()) if args.out.exists() else {}
         with tempfile.TemporaryDirectory() as tmp:
@@ -200,11 +296,7 @@ def main() -> None:
     result = {
         "machine": f"{platform.machine()}, {platform.python_version()}", "utterances": len(utts),
         "audio_s": round(sum(u.duration_s for u in utts), 1),
-        "bilabial_closure": {f"{src}_{fps}fps": _closure_rate(utts, fps, src == "audio")
-                             for src in ("timings", "audio") for fps in (30, 60)},
-        "jaw_vs_loudness_lag_ms": {src: _lag_ms(utts, src == "audio") for src in ("timings", "audio")},
-        "x_real_time": {src: _speed(utts, src == "audio") for src in ("timings", "audio")},
-        "human_speech_audio_model": _human(args.data) if args.data.is_dir() else None,
+        **_mouth(utts, args.data),
     }
     with tempfile.TemporaryDirectory() as tmp:
         result["video_512_30fps"] = _video_speed(utts[:5], Path(tmp))

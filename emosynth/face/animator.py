@@ -5,8 +5,8 @@
 >>> track.save("joy.csv")       # Live Link Face CSV; .json and .npy too          # doctest: +SKIP
 
 Layers, in this order: the mouth from the phoneme timings and the audio's loudness
-(:mod:`.visemes`; for a recording without timings, from the audio-to-mouth model in
-:mod:`.audio_model`), plus the emotion's expression (:mod:`.expression`, eased in over the first
+(:mod:`.visemes`; for a recording without timings, from timings aligned to its words when they
+are known (:mod:`.align`), else from the audio-to-mouth model in :mod:`.audio_model`), plus the emotion's expression (:mod:`.expression`, eased in over the first
 quarter second), plus life (:mod:`.life`: blinks, gaze, head motion). Lip closures are applied
 last, so no expression or exaggerated intensity ever parts the lips on a p, b or m.
 """
@@ -46,6 +46,7 @@ def animate(
     sample_rate_hz: int,
     phonemes: Sequence["PhonemeTiming"] | None = None,
     *,
+    text: str | None = None,
     emotion: str | EmotionSpec = "neutral",
     fps: int = DEFAULT_FPS,
     seed: int = 0,
@@ -53,8 +54,9 @@ def animate(
 ) -> BlendshapeTrack:
     """The face for ``audio`` (n,).
 
-    With ``phonemes`` (``Utterance.phonemes``, exact to the sample) the mouth comes from them; without,
-    from the audio-to-mouth model (:mod:`.audio_model`). ``emotion`` is any spec (``joy:0.7``, a
+    With ``phonemes`` (``Utterance.phonemes``, exact to the sample) the mouth comes from them; with
+    ``text`` (the words spoken, or ``"auto"``: the words the ASR extra hears), from timings aligned
+    to the audio (:mod:`.align`); with neither, from the audio-to-mouth model (:mod:`.audio_model`). ``emotion`` is any spec (``joy:0.7``, a
     mixture, a negation, ``va:...``) or ``"auto"``: the recognizer's reading of the audio (its
     probabilities as mixture weights). ``seed`` fixes the blinks, gaze and head motion. Raises
     :class:`FaceError` for an unsupported frame rate, empty audio or phoneme timings outside the audio.
@@ -68,6 +70,13 @@ def animate(
         raise FaceError(f"phoneme timings run to sample {max(p.end_sample for p in phonemes)}, past the "
                         f"audio's {x.size} samples: they belong to other audio")
     spec = _heard_emotion(x, sample_rate_hz, recognizer) if emotion == "auto" else parse_emotion(emotion)
+    aligned = text is not None
+    if aligned:
+        if phonemes is not None:
+            raise FaceError("give the phoneme timings or the words, not both")
+        from .align import timings_from_words
+
+        phonemes = timings_from_words(x, sample_rate_hz, text)
     n = int(np.ceil(x.size / sample_rate_hz * fps))
     times = np.arange(n) / fps
     loudness = loudness_envelope(x, sample_rate_hz, times)
@@ -79,7 +88,8 @@ def animate(
         segments = mouth_segments([(p.symbol, p.start_sample / sample_rate_hz, p.end_sample / sample_rate_hz)
                                    for p in phonemes])
         weights, closed = mouth_weights(segments, times, loudness)
-        mouth = "phoneme timings (dominance coarticulation) and loudness"
+        mouth = ("phoneme timings aligned to the words (emosynth.face.align)" if aligned else "phoneme timings") + \
+            " (dominance coarticulation) and loudness"
     onset = np.clip(times / _EXPRESSION_ONSET_S, 0.0, 1.0)[:, None]
     weights = weights + onset * expression_layer(spec)[None, :]
 

@@ -9,6 +9,13 @@ shipped weights (emosynth/models/audio_face.npz, see AUDIO_FACE_CARD.md); infere
 Features: 40 log-mel bands (80 Hz-8 kHz) every 10 ms from 16 kHz audio, in dB relative to the
 clip's loud frames (so recording level does not matter), 13 frames (every other one over
 +-120 ms) stacked.
+
+Lip closures (p, b, m) have a detector of their own on the same features: four small networks
+trained as classifiers with the closed frames weighted as much as all the others (they are about
+one frame in twelve), their probabilities averaged, read with hysteresis (closed once the
+probability reaches one threshold, open again when it falls below a lower one), each closure
+lasting at least 40 ms. Its thresholds are chosen on a voice the detector was not fitted on
+(:mod:`.train`).
 """
 
 from __future__ import annotations
@@ -28,7 +35,7 @@ from .arkit import index_of
 from .visemes import VISEME_POSES
 
 __all__ = ["AudioFaceModel", "MOUTH_SHAPES", "log_mel", "stacked_features", "FEATURE_RATE_HZ",
-           "default_model_path"]
+           "default_model_path", "closure_runs", "MIN_CLOSURE_FRAMES"]
 
 FEATURE_RATE_HZ = 100
 _SR = 16_000
@@ -40,8 +47,10 @@ _FLOOR_DB = -60.0
 #: The shapes the visemes move: what the audio model predicts.
 MOUTH_SHAPES: tuple[str, ...] = tuple(sorted({s for pose, _ in VISEME_POSES.values() for s in pose} | {"mouthClose"},
                                              key=index_of))
-_FORMAT = "emosynth-audio-face/2"
-_ARRAYS = ("mean", "scale", "w1", "b1", "w2", "b2", "closure_threshold")
+#: A closure lasts at least this many 10 ms frames: shorter ones are widened about their centre.
+MIN_CLOSURE_FRAMES = 4
+_FORMAT = "emosynth-audio-face/3"
+_ARRAYS = ("mean", "scale", "w1", "b1", "w2", "b2", "cw1", "cb1", "cw2", "cb2", "closure_threshold")
 
 
 def default_model_path() -> Path:
@@ -93,24 +102,58 @@ def stacked_features(mel: np.ndarray) -> np.ndarray:
     return np.concatenate([padded[pad + c:pad + c + n] for c in _CONTEXT], axis=1)
 
 
+def closure_runs(probability: np.ndarray, close_at: float, reopen_below: float,
+                 min_frames: int = MIN_CLOSURE_FRAMES) -> np.ndarray:
+    """Lips-closed flags (n,) from per-frame closure probabilities, with hysteresis: a closure is a
+    run of frames at or above ``reopen_below`` that reaches ``close_at`` somewhere; runs shorter than
+    ``min_frames`` are widened about their centre."""
+    p = np.asarray(probability, dtype=np.float64)
+    above = p >= min(reopen_below, close_at)
+    closed = np.zeros(len(p), dtype=bool)
+    if not above.any():
+        return closed
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], above.astype(np.int8), [0]])))
+    for start, end in zip(edges[::2], edges[1::2]):
+        if p[start:end].max() < close_at:
+            continue
+        if end - start < min_frames:
+            centre = (start + end) / 2
+            start, end = max(0, int(round(centre - min_frames / 2))), min(len(p), int(round(centre + min_frames / 2)))
+        closed[start:end] = True
+    return closed
+
+
 @dataclass(frozen=True)
 class AudioFaceModel:
-    """Standardised features -> tanh hidden layer -> the mouth shapes and a lip-closure score,
-    read as closed above a threshold chosen on the training voices."""
+    """Standardised features -> a tanh hidden layer -> the mouth shapes; and the same features -> an
+    ensemble of small classifiers (their hidden layers side by side in ``cw1``, each one's output
+    weights a block of ``cw2``) -> the mean probability that the lips are closed, read by
+    :func:`closure_runs` with the two thresholds chosen on a voice the detector did not see."""
 
     mean: np.ndarray
     scale: np.ndarray
     w1: np.ndarray  # (520, hidden)
     b1: np.ndarray
-    w2: np.ndarray  # (hidden, len(MOUTH_SHAPES) + 1)
+    w2: np.ndarray  # (hidden, len(MOUTH_SHAPES))
     b2: np.ndarray
-    closure_threshold: np.ndarray  # (1,)
+    cw1: np.ndarray  # (520, members x hidden)
+    cb1: np.ndarray
+    cw2: np.ndarray  # (members x hidden, members), block diagonal
+    cb2: np.ndarray  # (members,)
+    closure_threshold: np.ndarray  # (2,): close at, reopen below
     info: dict = field(default_factory=dict)
 
+    def closure_probability(self, z: np.ndarray) -> np.ndarray:
+        """Per-frame probability (n,) that the lips are closed, from standardised features."""
+        logits = np.tanh(z @ self.cw1 + self.cb1) @ self.cw2 + self.cb2
+        return np.mean(1.0 / (1.0 + np.exp(-np.clip(logits, -30.0, 30.0))), axis=1)
+
     def predict_standardised(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Mouth shapes (n, len(MOUTH_SHAPES)) in [0, 1] and lips-closed flags (n,) from standardised features."""
-        out = np.tanh(z @ self.w1 + self.b1) @ self.w2 + self.b2
-        return np.clip(out[:, :-1], 0.0, 1.0), out[:, -1] >= self.closure_threshold[0]
+        """Mouth shapes (n, len(MOUTH_SHAPES)) in [0, 1] and lips-closed flags (n,) from the
+        standardised features of consecutive frames."""
+        shapes = np.tanh(z @ self.w1 + self.b1) @ self.w2 + self.b2
+        close_at, reopen_below = self.closure_threshold
+        return np.clip(shapes, 0.0, 1.0), closure_runs(self.closure_probability(z), close_at, reopen_below)
 
     def predict_frames(self, audio: np.ndarray, sample_rate_hz: int) -> tuple[np.ndarray, np.ndarray]:
         """Mouth shapes and lips-closed flags at 100 Hz."""
@@ -131,7 +174,9 @@ class AudioFaceModel:
         meta = {"format": _FORMAT, "shapes": list(MOUTH_SHAPES), "context": list(_CONTEXT), "info": self.info}
         with atomic_path(path) as tmp:
             with open(tmp, "wb") as fh:
-                np.savez_compressed(fh, meta=np.array(json.dumps(meta)), **{k: v.astype(np.float32) for k, v in arrays.items()})
+                # weight matrices in half precision (the file stays a few hundred kB), the rest single
+                np.savez_compressed(fh, meta=np.array(json.dumps(meta)),
+                                    **{k: v.astype(np.float16 if v.ndim == 2 else np.float32) for k, v in arrays.items()})
 
     @classmethod
     def load(cls, path: str | os.PathLike[str] | None = None) -> "AudioFaceModel":
