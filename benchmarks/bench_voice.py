@@ -107,7 +107,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results/voice.json")
     args = parser.parse_args()
     recognizer = Recognizer.load()
-    results = {}
+    # the voices measured now replace their entries; other voices' results in --out stay
+    results = json.loads(args.out.read_text()) if args.out.exists() else {}
     for voice in args.voices:
         folder = args.work / voice
         folder.mkdir(parents=True, exist_ok=True)

@@ -166,7 +166,8 @@ def fit_emotions(names: tuple[str, ...]) -> None:
     """Fit the voices' emotion tokens and neutral references, writing voices/tokens and voices/references.
 
     Reproduces the shipped tokens: human prosody profiles (RAVDESS) scaled by what the
-    recognizer hears (see emosynth/voice/fitting.py). Takes several minutes a voice.
+    recognizer hears, within word-error-rate and speaker-similarity constraints (see
+    emosynth/voice/fitting.py; needs the extras asr and speaker). Takes about ten minutes a voice.
     """
     from tqdm import tqdm
 
@@ -293,6 +294,9 @@ def animate(audio: Path, out_dir: Path, emotion: str, fps: str, seed: int, portr
     written = [track.save(out_dir / f"{audio.stem}{suffix}") for suffix in TRACK_FORMATS]
     click.echo(f"emotion {track.info['emotion']['text']}; {track.n_frames} frames at {track.fps} fps: "
                + ", ".join(str(p) for p in written))
+    if text is None:
+        click.echo("mouth from the audio alone; give the words (--text \"...\", or --text auto) for lips that "
+                   "close on every p, b and m")
     _write_video(track, clip.samples, clip.sample_rate_hz, out_dir / f"{audio.stem}.mp4", renderer)
 
 

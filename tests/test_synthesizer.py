@@ -95,6 +95,32 @@ def test_tokens_point_where_human_actors_go(voice):
         np.testing.assert_allclose(token.controls.as_tuple(), (alpha * human[emotion]).as_tuple(), atol=1e-3)
 
 
+@pytest.mark.parametrize("voice", ["kumo", "alpha", "gongitsune", "nezumi", "tebukuro"])
+def test_shipped_tokens_keep_the_words_and_the_speaker(voice):
+    """The fit recorded each alpha's WER and speaker similarity; the chosen one keeps both limits
+    (or is the smallest, where none did)."""
+    from emosynth.voice.fitting import ALPHA_GRID, MAX_WER_INCREASE, MIN_SPEAKER_SIMILARITY
+    from emosynth.voice.voices import load_voice
+
+    info = load_voice(voice).tokens.info
+    neutral_wer = info["constraints"]["neutral_wer"]
+    for emotion, alpha in info["alpha"].items():
+        chosen = info["search"][emotion][str(alpha)]
+        kept = chosen["wer"] <= neutral_wer + MAX_WER_INCREASE + 1e-9 and chosen["speaker_similarity"] >= MIN_SPEAKER_SIMILARITY
+        assert kept or alpha == ALPHA_GRID[0], (emotion, alpha, chosen)
+
+
+def test_alpha_is_the_recognizers_choice_within_the_constraints():
+    from emosynth.voice.fitting import Trial, choose_alpha
+
+    trials = {0.5: Trial(0.10, 0.05, 0.95), 0.75: Trial(0.20, 0.05, 0.90), 1.0: Trial(0.50, 0.10, 0.90),
+              1.5: Trial(0.70, 0.05, 0.79), 2.0: Trial(0.61, 0.05, 0.85)}
+    # 1.0 loses words (0.10 > 0.05 + 0.03), 1.5 loses the speaker (0.79 < 0.80): 2.0 is the best that keeps both
+    assert choose_alpha(trials, neutral_wer=0.05) == 2.0
+    assert choose_alpha({**trials, 2.0: Trial(0.21, 0.05, 0.85)}, neutral_wer=0.05) == 0.75  # gains < 0.02 do not count
+    assert choose_alpha({a: Trial(0.9, 0.5, 0.5) for a in trials}, neutral_wer=0.05) == 0.5  # none keeps them
+
+
 def test_intensity_zero_is_neutral_and_negation_mirrors(synth, neutral):
     zero = synth.say(TEXT, emotion="joy:0")
     np.testing.assert_array_equal(zero.audio, neutral.audio)

@@ -11,6 +11,11 @@ Two sources, in this order:
    renditions of them (the reference that is shipped with the voice). Larger factors are only
    taken when they gain at least ``MIN_GAIN`` in probability, so tokens stay as close to human
    behaviour as the judge allows.
+3. **Constraints**: a factor is only eligible when the words stay intelligible and the speaker
+   recognisable on those sentences: word error rate (Whisper tiny.en, extra ``asr``) at most
+   ``MAX_WER_INCREASE`` above the voice's neutral renditions, and mean speaker similarity to the
+   neutral rendition of the same sentence (resemblyzer, extra ``speaker``) at least
+   ``MIN_SPEAKER_SIMILARITY``. Where no factor keeps both, the smallest is taken.
 
 The fitting sentences are emotionally neutral in wording and differ from RAVDESS's two sentences
 and from the benchmark's sentences (benchmarks/bench_voice.py), which the tokens never see.
@@ -25,7 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..audio import Audio
+from ..audio import Audio, prepare_array
 from ..emotions import PRIMARY_EMOTIONS
 from ..profiles import load_human_profiles
 from ..recognizer import Recognizer, SpeakerReference
@@ -35,7 +40,7 @@ from .references import write_reference
 from .voices import Voice, VoiceInfo, assets_dir
 
 __all__ = ["FIT_SENTENCES", "ALPHA_GRID", "human_tokens", "fit_voice", "FitResult", "neutral_reference",
-           "rendition_features"]
+           "rendition_features", "choose_alpha", "Trial", "MAX_WER_INCREASE", "MIN_SPEAKER_SIMILARITY"]
 
 FIT_SENTENCES: tuple[str, ...] = (
     "The meeting is on the second floor of the building.",
@@ -54,15 +59,33 @@ FIT_SENTENCES: tuple[str, ...] = (
 ALPHA_GRID: tuple[float, ...] = (0.5, 0.75, 1.0, 1.5, 2.0)
 #: A larger alpha must raise the mean target probability by at least this much to be chosen.
 MIN_GAIN = 0.02
+#: An eligible alpha's word error rate is at most this much above the voice's neutral one ...
+MAX_WER_INCREASE = 0.03
+#: ... and its renditions' mean speaker similarity to the neutral ones at least this.
+MIN_SPEAKER_SIMILARITY = 0.80
 _EMOTIONS = tuple(e for e in PRIMARY_EMOTIONS if e != "neutral")
 _LEVEL = "normal"  # RAVDESS's normal intensity is our intensity 1.0; its strong one is 2-3x further
+
+
+@dataclass(frozen=True)
+class Trial:
+    """What one alpha gives on the fitting sentences."""
+
+    probability: float  # mean recognizer probability of the target
+    wer: float  # corpus word error rate
+    speaker_similarity: float  # mean over sentences, against the neutral rendition
+
+    def to_dict(self) -> dict[str, float]:
+        return {"p": round(self.probability, 4), "wer": round(self.wer, 4),
+                "speaker_similarity": round(self.speaker_similarity, 4)}
 
 
 @dataclass(frozen=True)
 class FitResult:
     tokens: EmotionTokenBank
     reference: SpeakerReference
-    search: dict  # emotion -> {alpha: mean target probability}
+    search: dict  # emotion -> {alpha: Trial}
+    neutral_wer: float
 
 
 def human_tokens(gender: str) -> dict[str, ProsodyControls]:
@@ -99,48 +122,72 @@ def fit_voice(
     sentences: Sequence[str] = FIT_SENTENCES,
     progress: Callable[[], None] | None = None,
 ) -> FitResult:
-    """Reference and tokens for one catalogued voice (see the module docstring)."""
+    """Reference and tokens for one catalogued voice (see the module docstring). Needs the extras
+    ``asr`` and ``speaker`` for the constraints."""
+    from ..evaluation.asr import Transcriber
+    from ..evaluation.metrics import word_error_rate
+    from ..evaluation.speaker import SpeakerEncoder, cosine_similarity
+
+    transcriber, encoder = Transcriber(), SpeakerEncoder()  # a missing extra fails before any work
     controls = human_tokens(info.gender)
 
     def voice(alpha: float) -> Voice:
         bank = _bank(controls, dict.fromkeys(_EMOTIONS, alpha), {"voice": info.name})
         return Voice(name=info.name, parts=((info, 1.0),), tokens=bank, reference=None)
 
-    def features(alpha: float, emotion: str) -> np.ndarray:
-        """Recognizer features of every sentence with the tokens scaled by ``alpha``."""
-        return rendition_features(voice(alpha), recognizer, sentences, emotion=emotion, progress=progress)
+    def render(alpha: float, emotion: str) -> tuple[np.ndarray, float, np.ndarray]:
+        """Recognizer features, corpus WER and speaker embeddings of every sentence."""
+        audios = renditions(voice(alpha), sentences, emotion=emotion, progress=progress)
+        features = np.stack([recognizer.features(Audio(a, SAMPLE_RATE_HZ)) for a in audios])
+        at_16k = [prepare_array(a, SAMPLE_RATE_HZ, target_rate_hz=16_000).samples for a in audios]
+        errors, words = np.sum([word_error_rate(t, transcriber.transcribe(a)) for t, a in zip(sentences, at_16k)], axis=0)
+        return features, float(errors / words), np.stack([encoder.embed(a) for a in at_16k])
 
-    reference = neutral_reference(voice(1.0), recognizer, sentences, progress=progress)
-    search = {}
+    neutral_features, neutral_wer, neutral_embeddings = render(1.0, "neutral")
+    reference = recognizer.reference_from_features(neutral_features)
+    search: dict[str, dict[float, Trial]] = {}
     for emotion in _EMOTIONS:
         k = PRIMARY_EMOTIONS.index(emotion)
         search[emotion] = {}
         for alpha in ALPHA_GRID:
-            scores = recognizer.score_features(features(alpha, emotion), reference=reference)
-            search[emotion][alpha] = round(float(np.mean([s.probability_vector()[k] for s in scores])), 4)
-    alphas = {e: _choose_alpha(search[e]) for e in _EMOTIONS}
+            features, wer, embeddings = render(alpha, emotion)
+            scores = recognizer.score_features(features, reference=reference)
+            search[emotion][alpha] = Trial(
+                probability=float(np.mean([s.probability_vector()[k] for s in scores])), wer=wer,
+                speaker_similarity=float(np.mean([cosine_similarity(a, b) for a, b in zip(embeddings, neutral_embeddings)])))
+    alphas = {e: choose_alpha(search[e], neutral_wer) for e in _EMOTIONS}
     fit_info = {
         "voice": info.name, "method": "human profile controls (RAVDESS normal intensity, "
-        f"{info.gender} actors) scaled by the recognizer-chosen alpha", "alpha": alphas,
-        "search_mean_target_probability": {e: {str(a): p for a, p in s.items()} for e, s in search.items()},
+        f"{info.gender} actors) scaled by the recognizer-chosen alpha, within the WER and speaker-similarity "
+        "constraints", "alpha": alphas,
+        "constraints": {"max_wer_increase": MAX_WER_INCREASE, "min_speaker_similarity": MIN_SPEAKER_SIMILARITY,
+                        "neutral_wer": round(neutral_wer, 4)},
+        "search": {e: {str(a): t.to_dict() for a, t in s.items()} for e, s in search.items()},
         "sentences": list(sentences), "data_licence": "profiles derived from RAVDESS, CC BY-NC-SA 4.0",
     }
-    return FitResult(tokens=_bank(controls, alphas, fit_info), reference=reference, search=search)
+    return FitResult(tokens=_bank(controls, alphas, fit_info), reference=reference, search=search,
+                     neutral_wer=neutral_wer)
+
+
+def renditions(voice: Voice, sentences: Sequence[str], *, emotion: str = "neutral",
+               progress: Callable[[], None] | None = None) -> list[np.ndarray]:
+    """``voice`` reading each sentence with ``emotion`` (audio at the backbone's rate)."""
+    from ..synthesizer import Synthesizer
+
+    synth = Synthesizer(voice)
+    out = []
+    for text in sentences:
+        out.append(synth.say(text, emotion=emotion, score=False).audio)
+        if progress:
+            progress()
+    return out
 
 
 def rendition_features(voice: Voice, recognizer: Recognizer, sentences: Sequence[str], *,
                        emotion: str = "neutral", progress: Callable[[], None] | None = None) -> np.ndarray:
     """Recognizer features (n, F) of ``voice`` reading each sentence with ``emotion``."""
-    from ..synthesizer import Synthesizer
-
-    synth = Synthesizer(voice, recognizer=recognizer)
-    rows = []
-    for text in sentences:
-        audio = synth.say(text, emotion=emotion, score=False).audio
-        rows.append(recognizer.features(Audio(audio, SAMPLE_RATE_HZ)))  # resampled there
-        if progress:
-            progress()
-    return np.stack(rows)
+    return np.stack([recognizer.features(Audio(a, SAMPLE_RATE_HZ))  # resampled there
+                     for a in renditions(voice, sentences, emotion=emotion, progress=progress)])
 
 
 def neutral_reference(voice: Voice, recognizer: Recognizer, sentences: Sequence[str] = FIT_SENTENCES, *,
@@ -150,10 +197,16 @@ def neutral_reference(voice: Voice, recognizer: Recognizer, sentences: Sequence[
     return recognizer.reference_from_features(rendition_features(voice, recognizer, sentences, progress=progress))
 
 
-def _choose_alpha(scores: dict[float, float]) -> float:
-    best = ALPHA_GRID[0]
-    for alpha in ALPHA_GRID[1:]:
-        if scores[alpha] >= scores[best] + MIN_GAIN:
+def choose_alpha(trials: dict[float, Trial], neutral_wer: float) -> float:
+    """Among the alphas that keep the constraints, in increasing order, each one that raises the
+    target probability by MIN_GAIN over the best so far; the smallest alpha when none keeps them."""
+    eligible = [a for a in ALPHA_GRID if trials[a].wer <= neutral_wer + MAX_WER_INCREASE + 1e-9
+                and trials[a].speaker_similarity >= MIN_SPEAKER_SIMILARITY]
+    if not eligible:
+        return ALPHA_GRID[0]
+    best = eligible[0]
+    for alpha in eligible[1:]:
+        if trials[alpha].probability >= trials[best].probability + MIN_GAIN:
             best = alpha
     return best
 
