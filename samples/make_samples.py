@@ -1,6 +1,7 @@
 """Regenerate the listenable samples, their face curves and their table: python samples/make_samples.py
 
-``python samples/make_samples.py --photo`` only re-renders the photo videos from the saved curves and audio.
+``python samples/make_samples.py --photo`` only re-renders the photo videos from the saved curves and audio;
+``--human`` only the human recording's videos.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from emosynth.face.render import render_video
 from emosynth.synthesizer import Synthesizer
 
 TEXT = "The train to the coast leaves at ten, and we will be there by noon."
+HUMAN_WORDS = "Kids are talking by the door."
 SPECS = ("neutral", "joy", "sadness", "anger", "fear", "disgust", "surprise",
          "delight", "joy:0.5,surprise:0.3", "-joy:0.5", "despair", "va:0.6,0.4")
 
@@ -40,6 +42,21 @@ def main() -> None:
                     f"{s.probabilities[target]:.2f} ({target}) | {s.valence:+.2f} | {s.arousal:+.2f} |")
     print("\n".join(rows))
     photo_videos(here)
+    human_videos(here)
+
+
+def human_videos(here: Path) -> None:
+    """A RAVDESS actor's recording (the package's sample clip, CC BY-NC-SA 4.0) animating the avatar
+    twice: the mouth from the audio alone, and from timings aligned to its words."""
+    from importlib import resources
+
+    from emosynth.face import animate
+
+    clip = load_audio(resources.files("emosynth") / "data" / "samples" / "ravdess-12-anger.flac")
+    for suffix, text in (("audio", None), ("words", HUMAN_WORDS)):
+        track = animate(clip.samples, clip.sample_rate_hz, text=text, emotion="auto")
+        track.save(here / "face" / f"ravdess-12-anger_{suffix}.csv")
+        render_video(track, clip.samples, clip.sample_rate_hz, here / "face" / f"ravdess-12-anger_{suffix}.mp4")
 
 
 def photo_videos(here: Path) -> None:
@@ -56,5 +73,7 @@ def photo_videos(here: Path) -> None:
 if __name__ == "__main__":
     if sys.argv[1:] == ["--photo"]:
         photo_videos(Path(__file__).resolve().parent)
+    elif sys.argv[1:] == ["--human"]:
+        human_videos(Path(__file__).resolve().parent)
     else:
         main()
