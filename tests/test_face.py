@@ -263,12 +263,15 @@ def test_words_heard_by_the_asr_close_the_lips():
     assert np.mean(apart[centres] <= 0.02) >= 0.85
 
 
-def test_words_and_timings_together_or_too_many_words_are_refused(speech):
+def test_words_and_timings_together_too_many_words_or_too_long_a_recording_are_refused(speech):
     utt = speech["neutral"]
     with pytest.raises(FaceError, match="not both"):
         animate(utt.audio, utt.sample_rate_hz, utt.phonemes, text=TEXT)
     with pytest.raises(FaceError, match="too short for these words"):
         animate(utt.audio[: utt.sample_rate_hz // 2], utt.sample_rate_hz, text=TEXT + " " + TEXT)
+    long = np.tile(utt.audio, int(61 * utt.sample_rate_hz / utt.audio.size) + 1)
+    with pytest.raises(FaceError, match="at most 60 s at a time"):
+        animate(long, utt.sample_rate_hz, text=TEXT)
 
 
 def test_cli_animate_with_the_words_of_a_human_recording(tmp_path):

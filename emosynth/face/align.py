@@ -31,13 +31,16 @@ if TYPE_CHECKING:
     from ..synthesizer import PhonemeTiming
 
 __all__ = ["align_transcript", "timings_from_words", "warping_path", "articulation_features", "transcribe",
-           "ALIGNED_MIN_CLOSURE_S", "REFERENCE_VOICE"]
+           "ALIGNED_MIN_CLOSURE_S", "REFERENCE_VOICE", "MAX_ALIGN_S"]
 
 #: The voice that speaks the reference.
 REFERENCE_VOICE = "kumo"
 #: Aligned bilabials (p, b, m) last at least this long, centred where the alignment put them.
 ALIGNED_MIN_CLOSURE_S = 0.08
 _STEP_PENALTY = 0.05  # cost of a reference frame held or skipped, against a cosine distance in [0, 2]
+#: Longest recording aligned in one piece: the path's table holds (recording x reference) frames
+#: (about 0.3 GB at this length).
+MAX_ALIGN_S = 60.0
 
 
 def articulation_features(audio: np.ndarray, sample_rate_hz: int, model: AudioFaceModel) -> np.ndarray:
@@ -54,14 +57,14 @@ def warping_path(recording: np.ndarray, reference: np.ndarray) -> tuple[np.ndarr
     rows (n, d) and (m, d)."""
     n, m = len(recording), len(reference)
     cost = 1.0 - recording @ reference.T
-    total = np.empty((n, m), dtype=np.float64)
+    total = np.empty((n, m), dtype=np.float32)
     step = np.zeros((n, m), dtype=np.int8)  # reference frames advanced into (i, j): 0, 1 or 2
     total[0] = np.inf
     total[0, 0] = cost[0, 0]
     cols = np.arange(m)
     for i in range(1, n):
         prev = total[i - 1]
-        options = np.full((3, m), np.inf)
+        options = np.full((3, m), np.inf, dtype=np.float32)
         options[0] = prev + _STEP_PENALTY
         options[1, 1:] = prev[:-1]
         options[2, 2:] = prev[:-2] + _STEP_PENALTY
@@ -91,6 +94,9 @@ def align_transcript(audio: np.ndarray, sample_rate_hz: int, text: str, *,
 
     model = model or AudioFaceModel.load()
     x = np.asarray(audio, dtype=np.float64).reshape(-1)
+    if x.size > MAX_ALIGN_S * sample_rate_hz:
+        raise FaceError(f"the recording lasts {x.size / sample_rate_hz:.0f} s; words are aligned to at most "
+                        f"{MAX_ALIGN_S:.0f} s at a time (split the recording and its words)")
     reference = Synthesizer(REFERENCE_VOICE).say(text, emotion="neutral", score=False)
     path, _ = warping_path(articulation_features(x, sample_rate_hz, model),
                            articulation_features(reference.audio, reference.sample_rate_hz, model))
