@@ -2,6 +2,7 @@
 identity and speed, judged by the recognizer trained on human speech.
 
     python benchmarks/bench_voice.py --voices kumo --out benchmarks/results/voice_kumo.json
+    python benchmarks/bench_voice.py --voices kumo alpha --only-speed --out ...   # speed alone
 
 Per voice: every primary at intensity 1.0 on BENCH_SENTENCES (neutral wording; none of them is a
 fitting sentence or a RAVDESS sentence), plus an intensity sweep (0, 0.25, 0.5, 0.75, 1) of every
@@ -105,7 +106,16 @@ def main() -> None:
     parser.add_argument("--sweep-sentences", type=int, default=5)
     parser.add_argument("--work", type=Path, default=Path("/tmp/emosynth_bench_voice"))
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results/voice.json")
+    parser.add_argument("--only-speed", action="store_true",
+                        help="measure just the speed (on an otherwise idle machine) and update it in --out")
     args = parser.parse_args()
+    if args.only_speed:
+        results = json.loads(args.out.read_text()) if args.out.exists() else {}
+        for voice in args.voices:
+            results.setdefault(voice, {})["speed"] = speed(voice)
+            print(voice, json.dumps(results[voice]["speed"]))
+        write_text_atomic(args.out, json.dumps(results, indent=1) + "\n")
+        return
     recognizer = Recognizer.load()
     # the voices measured now replace their entries; other voices' results in --out stay
     results = json.loads(args.out.read_text()) if args.out.exists() else {}
