@@ -69,18 +69,21 @@ def _bench_sentences() -> tuple[str, ...]:
     return module.BENCH_SENTENCES
 
 
-def _closures(utts, fps: int, from_audio: bool) -> tuple[float, float]:
-    """Share of bilabials (p, b, m) whose centre frame has the lips together, and the same share of
-    vowel centres (false closures)."""
+def _closures(tracked) -> tuple[float, float]:
+    """Over (utterance, its track) pairs: the share of bilabials (p, b, m) whose centre frame has the
+    lips together, and the same share of vowel centres (false closures)."""
     shut = {"bilabial": [0, 0], "vowel": [0, 0]}
-    for u in utts:
-        track = animate(u.audio, u.sample_rate_hz, emotion=u.emotion, fps=fps) if from_audio else animate_utterance(u, fps=fps)
+    for u, track in tracked:
         apart = lips_apart(track.weights)
         for kind, count in shut.items():
-            frames = np.minimum(phoneme_centres(u.phonemes, u.sample_rate_hz, fps, kind), track.n_frames - 1)
+            frames = np.minimum(phoneme_centres(u.phonemes, u.sample_rate_hz, track.fps, kind), track.n_frames - 1)
             count[0] += int(np.sum(apart[frames] <= 0.02))
             count[1] += len(frames)
     return round(shut["bilabial"][0] / shut["bilabial"][1], 4), round(shut["vowel"][0] / shut["vowel"][1], 4)
+
+
+def _track(u, fps: int, from_audio: bool):
+    return animate(u.audio, u.sample_rate_hz, emotion=u.emotion, fps=fps) if from_audio else animate_utterance(u, fps=fps)
 
 
 def _lag_ms(utts, from_audio: bool) -> float:
@@ -100,7 +103,7 @@ def _speed(utts, from_audio: bool) -> float:
     for _ in range(3):
         start = time.perf_counter()
         for u in utts:
-            animate(u.audio, u.sample_rate_hz, emotion=u.emotion) if from_audio else animate_utterance(u)
+            _track(u, 30, from_audio)
         runs.append(time.perf_counter() - start)
     return round(audio_s / statistics.median(runs), 1)
 
@@ -202,15 +205,8 @@ def _aligned(sentences, data: Path) -> dict:
             for v in voices for k, t in enumerate(sentences)]
     out: dict = {"utterances": len(utts), "voices": voices}
     for fps in (30, 60):
-        shut = {"bilabial": [0, 0], "vowel": [0, 0]}
-        for u, text in utts:
-            apart = lips_apart(animate(u.audio, u.sample_rate_hz, text=text, emotion=u.emotion, fps=fps).weights)
-            for kind, count in shut.items():
-                frames = np.minimum(phoneme_centres(u.phonemes, u.sample_rate_hz, fps, kind), len(apart) - 1)
-                count[0] += int(np.sum(apart[frames] <= 0.02))
-                count[1] += len(frames)
-        out[f"bilabial_closure_{fps}fps"] = round(shut["bilabial"][0] / shut["bilabial"][1], 4)
-        out[f"vowel_centres_closed_{fps}fps"] = round(shut["vowel"][0] / shut["vowel"][1], 4)
+        out[f"bilabial_closure_{fps}fps"], out[f"vowel_centres_closed_{fps}fps"] = _closures(
+            (u, animate(u.audio, u.sample_rate_hz, text=text, emotion=u.emotion, fps=fps)) for u, text in utts)
     errors, seconds = [], 0.0
     for u, text in utts:
         start = time.perf_counter()
@@ -245,7 +241,8 @@ def _aligned(sentences, data: Path) -> dict:
 
 def _mouth(utts, data: Path) -> dict:
     """Lip sync, false closures, speed and human speech: everything the mouth's source changes."""
-    closures = {f"{src}_{fps}fps": _closures(utts, fps, src == "audio") for src in ("timings", "audio") for fps in (30, 60)}
+    closures = {f"{src}_{fps}fps": _closures((u, _track(u, fps, src == "audio")) for u in utts)
+                for src in ("timings", "audio") for fps in (30, 60)}
     return {
         "bilabial_closure": {k: v[0] for k, v in closures.items()},
         "vowel_centres_closed": {k: v[1] for k, v in closures.items()},
