@@ -132,9 +132,9 @@ def augment(samples: np.ndarray, sample_rate_hz: int, emotion: str | EmotionSpec
     analysis = _Analysis(x, f0, pw.cheaptrick(x, f0, t, WORK_RATE_HZ), pw.d4c(x, f0, t, WORK_RATE_HZ), median_hz)
     if keep_speaker is None:
         return _render(analysis, change), change
-    from .evaluation.speaker import SpeakerEncoder, cosine_similarity
+    from .evaluation.speaker import cosine_similarity, shared_encoder
 
-    encoder = SpeakerEncoder()
+    encoder = shared_encoder()
     original = encoder.embed(prepare_array(x, WORK_RATE_HZ, target_rate_hz=16_000).samples)
     for share in PITCH_STEPS:
         tried = change.with_pitch_scaled(share)

@@ -143,21 +143,14 @@ def _render_clip(item: BatchItem, output: OutputSpec, gate: QualityGate) -> Rend
     return RenderedClip(clip_id=item.clip_id, audio=audio, track=track, row=row)
 
 
-_speaker_encoder: list = []
-
-
 def _speaker_similarity(a: np.ndarray, b: np.ndarray, rate: int) -> float | None:
     """Cosine of the two clips' speaker embeddings, or None without the speaker extra."""
     from ..audio import prepare_array
-    from ..evaluation.speaker import SpeakerEncoder, cosine_similarity
+    from ..evaluation.speaker import cosine_similarity, shared_encoder
 
-    if not _speaker_encoder:
-        try:
-            _speaker_encoder.append(SpeakerEncoder())
-        except MissingExtraError:
-            _speaker_encoder.append(None)
-    enc = _speaker_encoder[0]
-    if enc is None:
+    try:
+        enc = shared_encoder()
+    except MissingExtraError:
         return None
     a16, b16 = (prepare_array(x, rate, target_rate_hz=16000).samples for x in (a, b))
     return cosine_similarity(enc.embed(a16), enc.embed(b16))

@@ -14,7 +14,7 @@ import numpy as np
 
 from ._extras import require
 
-__all__ = ["SpeakerEncoder", "cosine_similarity"]
+__all__ = ["SpeakerEncoder", "cosine_similarity", "shared_encoder"]
 
 _WHAT = "Speaker similarity"
 _RATE_HZ = 16_000  # resemblyzer's own rate, so raw samples can stand in for preprocessed ones
@@ -77,3 +77,16 @@ class SpeakerEncoder:
     def similarity(a: np.ndarray, b: np.ndarray) -> float:
         """Cosine similarity of two embeddings."""
         return cosine_similarity(a, b)
+
+
+_shared: list[SpeakerEncoder] = []
+
+
+def shared_encoder() -> SpeakerEncoder:
+    """One encoder for the whole process, so code that embeds clip after clip loads the model once.
+
+    Raises :class:`~emosynth.errors.MissingExtraError` as the constructor does.
+    """
+    if not _shared:
+        _shared.append(SpeakerEncoder())
+    return _shared[0]
