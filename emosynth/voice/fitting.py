@@ -85,7 +85,6 @@ class FitResult:
     tokens: EmotionTokenBank
     reference: SpeakerReference
     search: dict  # emotion -> {alpha: Trial}
-    neutral_wer: float
 
 
 def human_tokens(gender: str) -> dict[str, ProsodyControls]:
@@ -138,7 +137,7 @@ def fit_voice(
     def render(alpha: float, emotion: str) -> tuple[np.ndarray, float, np.ndarray]:
         """Recognizer features, corpus WER and speaker embeddings of every sentence."""
         audios = renditions(voice(alpha), sentences, emotion=emotion, progress=progress)
-        features = np.stack([recognizer.features(Audio(a, SAMPLE_RATE_HZ)) for a in audios])
+        features = _features(recognizer, audios)
         at_16k = [prepare_array(a, SAMPLE_RATE_HZ, target_rate_hz=16_000).samples for a in audios]
         errors, words = np.sum([word_error_rate(t, transcriber.transcribe(a)) for t, a in zip(sentences, at_16k)], axis=0)
         return features, float(errors / words), np.stack([encoder.embed(a) for a in at_16k])
@@ -165,8 +164,7 @@ def fit_voice(
         "search": {e: {str(a): t.to_dict() for a, t in s.items()} for e, s in search.items()},
         "sentences": list(sentences), "data_licence": "profiles derived from RAVDESS, CC BY-NC-SA 4.0",
     }
-    return FitResult(tokens=_bank(controls, alphas, fit_info), reference=reference, search=search,
-                     neutral_wer=neutral_wer)
+    return FitResult(tokens=_bank(controls, alphas, fit_info), reference=reference, search=search)
 
 
 def renditions(voice: Voice, sentences: Sequence[str], *, emotion: str = "neutral",
@@ -186,8 +184,11 @@ def renditions(voice: Voice, sentences: Sequence[str], *, emotion: str = "neutra
 def rendition_features(voice: Voice, recognizer: Recognizer, sentences: Sequence[str], *,
                        emotion: str = "neutral", progress: Callable[[], None] | None = None) -> np.ndarray:
     """Recognizer features (n, F) of ``voice`` reading each sentence with ``emotion``."""
-    return np.stack([recognizer.features(Audio(a, SAMPLE_RATE_HZ))  # resampled there
-                     for a in renditions(voice, sentences, emotion=emotion, progress=progress)])
+    return _features(recognizer, renditions(voice, sentences, emotion=emotion, progress=progress))
+
+
+def _features(recognizer: Recognizer, audios: Sequence[np.ndarray]) -> np.ndarray:
+    return np.stack([recognizer.features(Audio(a, SAMPLE_RATE_HZ)) for a in audios])  # resampled there
 
 
 def neutral_reference(voice: Voice, recognizer: Recognizer, sentences: Sequence[str] = FIT_SENTENCES, *,
