@@ -19,8 +19,8 @@ Two sources, in this order:
 
 The fitting sentences are emotionally neutral in wording and differ from RAVDESS's two sentences
 and from the benchmark's sentences (benchmarks/bench_voice.py), which the tokens never see.
-The style half of the tokens stays zero in this version: moving Kokoro's prosody embedding is
-the next step (see docs/voice.md).
+The style half of the tokens stays zero: searches of Kokoro's style space against the
+recognizer found no direction it hears as an emotion (docs/voice.md).
 """
 
 from __future__ import annotations
