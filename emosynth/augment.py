@@ -33,7 +33,7 @@ from .audio import prepare_array
 from .emotions import PRIMARY_EMOTIONS, EmotionSpec, parse_emotion
 from .errors import AudioError, MissingExtraError
 
-__all__ = ["VoiceChange", "voice_change", "augment", "require_world", "WORK_RATE_HZ", "MALE_F0_BELOW_HZ",
+__all__ = ["VoiceChange", "EmotionalVariant", "voice_change", "augment", "require_world", "WORK_RATE_HZ", "MALE_F0_BELOW_HZ",
            "PITCH_STEPS"]
 
 WORK_RATE_HZ = 24000
@@ -110,9 +110,18 @@ def _retime(x: np.ndarray, n_out: int) -> np.ndarray:
     return x[lo] * (1 - frac) + x[hi] * frac
 
 
+@dataclass(frozen=True)
+class EmotionalVariant:
+    """A recording moved toward an emotion."""
+
+    audio: np.ndarray  # float32 at WORK_RATE_HZ
+    change: VoiceChange  # what was applied
+    speaker_similarity: float | None = None  # to the recording; measured only with keep_speaker
+
+
 def augment(samples: np.ndarray, sample_rate_hz: int, emotion: str | EmotionSpec, *,
-            gender: str | None = None, keep_speaker: float | None = None) -> tuple[np.ndarray, VoiceChange]:
-    """The recording moved toward ``emotion`` (at WORK_RATE_HZ) and the change applied.
+            gender: str | None = None, keep_speaker: float | None = None) -> EmotionalVariant:
+    """The recording moved toward ``emotion`` (audio at WORK_RATE_HZ).
 
     ``keep_speaker`` (a cosine in (0, 1), e.g. 0.85): the largest share of the pitch change in
     PITCH_STEPS whose result is at least that similar to the recording as a speaker; where even no
@@ -131,7 +140,7 @@ def augment(samples: np.ndarray, sample_rate_hz: int, emotion: str | EmotionSpec
     change = voice_change(emotion, gender or ("male" if median_hz < MALE_F0_BELOW_HZ else "female"))
     analysis = _Analysis(x, f0, pw.cheaptrick(x, f0, t, WORK_RATE_HZ), pw.d4c(x, f0, t, WORK_RATE_HZ), median_hz)
     if keep_speaker is None:
-        return _render(analysis, change), change
+        return EmotionalVariant(_render(analysis, change), change)
     from .evaluation.speaker import cosine_similarity, shared_encoder
 
     encoder = shared_encoder()
@@ -140,9 +149,10 @@ def augment(samples: np.ndarray, sample_rate_hz: int, emotion: str | EmotionSpec
         tried = change.with_pitch_scaled(share)
         y = _render(analysis, tried)
         heard = encoder.embed(prepare_array(y, WORK_RATE_HZ, target_rate_hz=16_000).samples)
-        if cosine_similarity(original, heard) >= keep_speaker:
+        similarity = cosine_similarity(original, heard)
+        if similarity >= keep_speaker:
             break
-    return y, tried
+    return EmotionalVariant(y, tried, similarity)
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ import click
 
 from .emotions import CIRCUMPLEX, PRIMARY_EMOTIONS
 from .errors import EmosynthError
+from .face.train import UTTERANCES_PER_VOICE
 
 __all__ = ["main", "cli"]
 
@@ -303,7 +304,7 @@ def animate(audio: Path, out_dir: Path, emotion: str, fps: str, seed: int, portr
 @cli.command("train-face")
 @click.option("--out", "out_path", type=click.Path(path_type=Path), default=Path("audio_face.npz"),
               show_default=True, help="Where to write the model (.npz).")
-@click.option("--utterances", default=200, show_default=True, help="Utterances each voice speaks for training.")
+@click.option("--utterances", default=UTTERANCES_PER_VOICE, show_default=True, help="Utterances each voice speaks for training.")
 @click.option("--held-out", default="alpha", show_default=True, help="Voice held out for the reported evaluation.")
 @click.option("--seed", default=0, show_default=True, help="Seed of the texts, emotions and network.")
 def train_face(out_path: Path, utterances: int, held_out: str, seed: int) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -56,9 +57,11 @@ def test_changes_are_linear_in_the_spec():
 
 def test_augmented_recording_moves_the_cues_it_is_asked_to(recording):
     x, rate = sf.read(recording)
-    source, _ = augment(x, rate, "neutral")  # WORLD resynthesis alone, the baseline
+    source = augment(x, rate, "neutral").audio  # WORLD resynthesis alone, the baseline
     for spec in ("anger", "-joy:0.8", "surprise"):
-        y, change = augment(x, rate, spec)
+        variant = augment(x, rate, spec)
+        y, change = variant.audio, variant.change
+        assert variant.speaker_similarity is None  # measured only with keep_speaker
         assert abs((_median_st(y) - _median_st(source)) - change.f0_shift_st) < 0.6, spec
         assert abs(len(y) / len(source) - 2.0 ** -change.tempo_log2) < 0.02, spec
         level = 20 * np.log10(np.sqrt(np.mean(y**2)) / np.sqrt(np.mean(source**2)))
@@ -82,15 +85,16 @@ def test_keep_speaker_scales_back_the_pitch_until_the_speaker_is_kept(recording)
         a, b = (prepare_array(s, r, target_rate_hz=16000).samples for s, r in ((x, rate), (y, WORK_RATE_HZ)))
         return cosine_similarity(encoder.embed(a), encoder.embed(b))
 
-    full, change = augment(x, rate, "surprise")
-    kept_full = similarity(full)
-    same, same_change = augment(x, rate, "surprise", keep_speaker=kept_full - 0.05)
-    assert same_change == change
+    full = augment(x, rate, "surprise")
+    change, kept_full = full.change, similarity(full.audio)
+    same = augment(x, rate, "surprise", keep_speaker=kept_full - 0.05)
+    assert same.change == change and same.speaker_similarity == pytest.approx(kept_full, abs=1e-4)
     floor = min(0.99, kept_full + 0.02)
-    kept, kept_change = augment(x, rate, "surprise", keep_speaker=floor)
-    share = kept_change.f0_shift_st / change.f0_shift_st
-    assert share < 1.0 and kept_change == change.with_pitch_scaled(share)
-    assert similarity(kept) >= floor or share == 0.0
+    kept = augment(x, rate, "surprise", keep_speaker=floor)
+    share = kept.change.f0_shift_st / change.f0_shift_st
+    assert share < 1.0 and kept.change == change.with_pitch_scaled(share)
+    assert kept.speaker_similarity == pytest.approx(similarity(kept.audio), abs=1e-4)
+    assert kept.speaker_similarity >= floor or share == 0.0
     with pytest.raises(ValueError, match="between 0 and 1"):
         augment(x, rate, "joy", keep_speaker=1.5)
 
@@ -124,8 +128,11 @@ def test_cli_augment_writes_a_dataset_and_reports_a_bad_recording(recording, tmp
     silent.mkdir(exist_ok=True)
     sf.write(silent / "hiss.wav", np.random.default_rng(1).normal(0, 0.01, 16000), 16000)
     out = tmp_path / "out"
+    # With the speaker extra, keep_speaker's own measurement is what the rows report.
+    keep = importlib.util.find_spec("resemblyzer") is not None
     result = subprocess.run([sys.executable, "-m", "emosynth", "augment", str(in_dir), str(out), "--emotions",
-                             "anger -joy:0.5", "--workers", "1"], capture_output=True, text=True, timeout=600)
+                             "anger -joy:0.5", "--workers", "1", *(["--keep-speaker", "0.9"] if keep else [])],
+                            capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
     assert "skipped speaker2/hiss.wav: " in result.stderr and "no voiced speech" in result.stderr
     rows = [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()]
@@ -135,6 +142,8 @@ def test_cli_augment_writes_a_dataset_and_reports_a_bad_recording(recording, tmp
         y, rate = sf.read(out / r["file_name"])
         assert rate == 16000 and abs(len(y) / rate - r["duration_s"]) < 1e-3
         assert r["target"] == ("anger" if r["emotion"] == "anger:1.00" else "")
+        if keep:
+            assert r["speaker_similarity"] >= 0.9
     card = (out / "dataset_card.md").read_text()
     assert "2 clips could not be made" in card and "speaker2/hiss.wav as anger:1.00" in card
     assert "speakers: speaker1 (2)" in card

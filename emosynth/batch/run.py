@@ -162,7 +162,8 @@ def _augmented(item: BatchItem, output: OutputSpec):
     from ..augment import WORK_RATE_HZ, augment
 
     source = load_audio(item.source, target_rate_hz=WORK_RATE_HZ)
-    audio, _ = augment(source.samples, WORK_RATE_HZ, item.emotion, keep_speaker=item.keep_speaker)
+    variant = augment(source.samples, WORK_RATE_HZ, item.emotion, keep_speaker=item.keep_speaker)
+    audio = variant.audio
     recognizer = _recognizer()
     reference = recognizer.reference_from_arrays([(source.samples, WORK_RATE_HZ)])
     scores = recognizer.score_array(audio, WORK_RATE_HZ, reference=reference)
@@ -171,7 +172,10 @@ def _augmented(item: BatchItem, output: OutputSpec):
         from ..face import animate
 
         track = animate(audio, WORK_RATE_HZ, emotion=item.emotion, seed=item.face_seed)
-    return audio, WORK_RATE_HZ, scores, _speaker_similarity(source.samples, audio, WORK_RATE_HZ), track
+    similarity = variant.speaker_similarity  # measured already where keep_speaker asked for it
+    if similarity is None:
+        similarity = _speaker_similarity(source.samples, audio, WORK_RATE_HZ)
+    return audio, WORK_RATE_HZ, scores, similarity, track
 
 
 # -- engines --------------------------------------------------------------------------------------
