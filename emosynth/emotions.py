@@ -326,7 +326,7 @@ class EmotionSpec:
         if self.intensity * factor > MAX_INTENSITY + _TOLERANCE:
             raise EmotionSpecError(
                 f"{self.text} scaled by {factor:g} would have intensity {self.intensity * factor:.2f}, "
-                f"above MAX_INTENSITY {MAX_INTENSITY}")
+                f"above the limit {MAX_INTENSITY}")
         if self.kind == "neutral":
             return self
         if self.kind == "va":
@@ -434,7 +434,7 @@ def _parse_intensity(spec: str, name: str, value: str) -> float:
         _fail(spec, f"the intensity {value} of {name!r} is negative; intensities are in [0, {MAX_INTENSITY}], "
                     f"and pointing away from an emotion is a negation: -{name}:{value.lstrip('-')}")
     if intensity > MAX_INTENSITY:
-        _fail(spec, f"the intensity {value} of {name!r} is above MAX_INTENSITY {MAX_INTENSITY} "
+        _fail(spec, f"the intensity {value} of {name!r} is above the limit {MAX_INTENSITY} "
                     f"(1 is the full emotion; up to {MAX_INTENSITY} exaggerates it)")
     return intensity
 
@@ -461,7 +461,7 @@ def _terms_spec(spec: str, terms: list[_Term]) -> EmotionSpec:
     weights = tuple(0.0 if abs(w) < _SNAP else w for w in totals.values())
     total = math.fsum(abs(w) for w in weights)
     if total > MAX_INTENSITY + _TOLERANCE:
-        _fail(spec, f"the terms add up to intensity {total:.2f} (the sum of |weights|), above MAX_INTENSITY "
+        _fail(spec, f"the terms add up to intensity {total:.2f} (the sum of |weights|), above the limit "
                     f"{MAX_INTENSITY}; lower them (joy:0.5,surprise:0.5 already blends two primaries "
                     "at full intensity)")
     cancelled = len(terms) > 1 and total == 0.0 and any(intensity > 0 for _, intensity, _ in terms)
@@ -528,7 +528,7 @@ def _point_spec(valence: float, arousal: float) -> EmotionSpec:
         return EmotionSpec(text=text, weights=weights, kind="va")
     shrink = MAX_INTENSITY / total  # the solve is linear, so this keeps the point's direction
     valence, arousal = valence * shrink, arousal * shrink
-    note = (f"{text} needs intensity {total:.2f}, above MAX_INTENSITY {MAX_INTENSITY}; "
+    note = (f"{text} needs intensity {total:.2f}, above the limit {MAX_INTENSITY}; "
             f"scaled toward neutral to va:{valence:.2f},{arousal:.2f}")
     return EmotionSpec(text=f"va:{valence:.2f},{arousal:.2f}",
                        weights=tuple(w * shrink for w in weights), kind="va", note=note)

@@ -217,7 +217,7 @@ def test_va_uses_the_two_directions_that_bracket_the_point():
 def test_va_points_beyond_reach_are_scaled_toward_neutral_with_a_note(point):
     spec = parse_emotion(f"va:{point[0]},{point[1]}")
     assert spec.intensity == pytest.approx(MAX_INTENSITY)
-    assert "MAX_INTENSITY" in spec.note and "scaled toward neutral" in spec.note
+    assert "above the limit 1.5" in spec.note and "scaled toward neutral" in spec.note
     reached = position(spec)
     assert np.linalg.norm(reached) < np.linalg.norm(point)
     # same direction: parallel and pointing the same way
@@ -247,9 +247,9 @@ def test_unknown_names_get_a_did_you_mean(typo, suggestion):
         ("joy:abc", "intensity 'abc' of 'joy' is not a number"),
         ("joy:-0.5", r"negative.*-joy:0\.5"),
         ("joy:nan", "NaN"),
-        ("joy:1.6", r"above MAX_INTENSITY 1\.5"),
-        ("delight:inf", r"above MAX_INTENSITY 1\.5"),
-        ("joy:1,surprise:1", r"add up to intensity 2\.00.*MAX_INTENSITY 1\.5"),
+        ("joy:1.6", r"above the limit 1\.5"),
+        ("delight:inf", r"above the limit 1\.5"),
+        ("joy:1,surprise:1", r"add up to intensity 2\.00.*the limit 1\.5"),
         ("va:0.5", "exactly two numbers.*got 1"),
         ("va", "exactly two numbers.*got 0"),
         ("va:0.5,0.5,0.5", "exactly two numbers.*got 3"),
@@ -331,7 +331,7 @@ def test_scaled_gives_the_same_spec_as_writing_the_lower_intensity():
 
 
 @pytest.mark.parametrize(("factor", "fragment"), [(-1, "finite number >= 0"), (math.nan, "finite number >= 0"),
-                                                  (math.inf, "finite number >= 0"), (2.0, "above MAX_INTENSITY")])
+                                                  (math.inf, "finite number >= 0"), (2.0, "above the limit")])
 def test_scaled_refuses_bad_factors(factor, fragment):
     with pytest.raises(EmotionSpecError, match=fragment):
         parse_emotion("joy:0.8").scaled(factor)
@@ -372,7 +372,7 @@ def test_from_weights_builds_the_canonical_spec(weights, text, kind):
         ({"joi": 0.5}, "did you mean 'joy'"),
         ({"joy": math.nan}, "finite number"),
         ({"joy": "lots"}, "must be a number"),
-        ({"joy": 1.0, "fear": -1.0}, "MAX_INTENSITY"),
+        ({"joy": 1.0, "fear": -1.0}, "above the limit"),
     ],
 )
 def test_from_weights_refuses_what_cannot_be_a_spec(weights, fragment):
