@@ -1,8 +1,9 @@
 """Measure `emosynth say`: emotion accuracy, intensity and valence-arousal control, intelligibility,
-identity and speed, judged by the recognizer trained on human speech.
+identity, predicted speech quality and speed, judged by the recognizer trained on human speech.
 
     python benchmarks/bench_voice.py --voices kumo --out benchmarks/results/voice_kumo.json
     python benchmarks/bench_voice.py --voices kumo alpha --only-speed --out ...   # speed alone
+    python benchmarks/bench_voice.py --voices kumo alpha --only-quality --out ...  # DNSMOS alone
 
 Per voice: every primary at intensity 1.0 on BENCH_SENTENCES (neutral wording; none of them is a
 fitting sentence or a RAVDESS sentence), plus an intensity sweep (0, 0.25, 0.5, 0.75, 1) of every
@@ -19,8 +20,6 @@ import csv
 import json
 import time
 from pathlib import Path
-
-import numpy as np
 
 from emosynth.emotions import PRIMARY_EMOTIONS
 from emosynth.evaluation import evaluate, read_manifest
@@ -108,6 +107,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results/voice.json")
     parser.add_argument("--only-speed", action="store_true",
                         help="measure just the speed (on an otherwise idle machine) and update it in --out")
+    parser.add_argument("--only-quality", action="store_true",
+                        help="measure just the predicted speech quality (DNSMOS) and update it in --out")
     args = parser.parse_args()
     if args.only_speed:
         results = json.loads(args.out.read_text()) if args.out.exists() else {}
@@ -123,8 +124,14 @@ def main() -> None:
         folder = args.work / voice
         folder.mkdir(parents=True, exist_ok=True)
         manifest = generate(voice, folder, args.sentences, args.sweep_sentences)
+        if args.only_quality:
+            report = evaluate(read_manifest(manifest, folder), recognizer=recognizer, with_quality=True,
+                              progress=True).to_dict()
+            results.setdefault(voice, {}).setdefault("evaluation", {})["quality"] = report["quality"]
+            print(json.dumps({voice: report["quality"]}, indent=1))
+            continue
         report = evaluate(read_manifest(manifest, folder), recognizer=recognizer, with_asr=True,
-                          with_speaker=True, progress=True).to_dict()
+                          with_speaker=True, with_quality=True, progress=True).to_dict()
         report.pop("clips")
         results[voice] = {"sentences": args.sentences, "sweep_sentences": args.sweep_sentences,
                           "evaluation": report, "speed": speed(voice)}

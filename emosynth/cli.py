@@ -339,25 +339,27 @@ def train_face(out_path: Path, utterances: int, held_out: str, seed: int) -> Non
               help="Word error rate with offline Whisper tiny.en (extra: emosynth[asr]).")
 @click.option("--speaker/--no-speaker", "speaker_sim", default=False, show_default=True,
               help="Speaker similarity of emotional to neutral clips (extra: emosynth[speaker]).")
+@click.option("--quality/--no-quality", default=False, show_default=True,
+              help="Predicted speech quality, DNSMOS P.835 and P.808 (extra: emosynth[quality]).")
 @click.option("--reference/--no-reference", "use_reference", default=True, show_default=True,
               help="Read each speaker's clips relative to that speaker's neutral-target clips.")
 @click.option("--weights", type=click.Path(path_type=Path), default=None,
               help="Recognizer weights (.npz); default: the shipped ones.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON instead of text.")
-def eval(audio_dir: Path, manifest: Path, out_path: Path, asr: bool, speaker_sim: bool,
+def eval(audio_dir: Path, manifest: Path, out_path: Path, asr: bool, speaker_sim: bool, quality: bool,
          use_reference: bool, weights: Path | None, as_json: bool) -> None:  # noqa: A001 - the command's name
     """Measure the audio in AUDIO_DIR against the targets in a manifest.
 
     Reports emotion accuracy (UA, WA, confusion matrix, also as a PNG), intensity
-    monotonicity, valence/arousal correlation, and optionally word error rate and speaker
-    similarity. Prints the report and writes it as JSON.
+    monotonicity, valence/arousal correlation, and optionally word error rate, speaker
+    similarity and predicted speech quality. Prints the report and writes it as JSON.
     """
     from .evaluation import evaluate, read_manifest, save_confusion_png
     from .recognizer import Recognizer
 
     rows = read_manifest(manifest, audio_dir)
     report = evaluate(rows, recognizer=Recognizer.load(weights), with_asr=asr, with_speaker=speaker_sim,
-                      use_reference=use_reference, progress=_show_progress())
+                      with_quality=quality, use_reference=use_reference, progress=_show_progress())
     report.save_json(out_path)
     plot_path = out_path.with_suffix(".confusion.png")
     acc = report.accuracy

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -84,12 +85,16 @@ def test_eval_writes_report_and_plot_and_prints_json(tmp_path):
         "references/ravdess-12-neutral-1.flac,neutral,a12\n"
         "references/ravdess-12-neutral-2.flac,neutral,a12\n"
     )
-    out = run("eval", str(SAMPLES), "--manifest", str(manifest), "--out", str(tmp_path / "r.json"), "--json")
+    quality = importlib.util.find_spec("speechmos") is not None and importlib.util.find_spec("librosa") is not None
+    out = run("eval", str(SAMPLES), "--manifest", str(manifest), "--out", str(tmp_path / "r.json"), "--json",
+              *(["--quality"] if quality else []))
     assert out.returncode == 0, out.stderr
     printed = json.loads(out.stdout)
     saved = json.loads((tmp_path / "r.json").read_text())
     assert printed == saved and saved["n_clips"] == 5 and saved["n_errors"] == 0
     assert {c["mode"] for c in saved["clips"]} == {"speaker"}
+    if quality:  # RAVDESS studio speech
+        assert saved["quality"]["n_clips"] == 5 and all(2.0 < c["quality"]["overall"] < 4.0 for c in saved["clips"])
     assert (tmp_path / "r.confusion.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert not list(tmp_path.glob("*.part"))
 

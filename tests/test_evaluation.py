@@ -22,7 +22,9 @@ from emosynth.evaluation import (
     EmotionAccuracy,
     EvaluationReport,
     ManifestRow,
+    QualityEstimator,
     SpeakerEncoder,
+    SpeechQuality,
     Transcriber,
     confusion_matrix,
     evaluate,
@@ -253,13 +255,15 @@ def scores(label: str, p_label: float) -> EmotionScores:
     return EmotionScores.from_probabilities(p, speaker_normalised=True)
 
 
-def clip(file, emotion, read_as, *, intensity=1.0, p=0.6, speaker="s1", errors=None, words=None, sim=None):
+def clip(file, emotion, read_as, *, intensity=1.0, p=0.6, speaker="s1", errors=None, words=None, sim=None,
+         ovrl=None):
     target = "neutral" if intensity == 0 else emotion
     point = CIRCUMPLEX[emotion]
+    quality = None if ovrl is None else SpeechQuality(overall=ovrl, signal=ovrl + 0.5, background=4.0, p808=ovrl + 1)
     return ClipResult(file=file, speaker=speaker, emotion=emotion, intensity=intensity, target=target,
                       target_valence=point.valence * intensity, target_arousal=point.arousal * intensity,
                       scores=scores(read_as, p), mode="speaker", n_reference=1,
-                      word_errors=errors, n_words=words, similarity=sim)
+                      word_errors=errors, n_words=words, similarity=sim, quality=quality)
 
 
 @pytest.fixture
@@ -318,6 +322,31 @@ def test_report_similarity_and_serialisation(built_report: EvaluationReport, tmp
     for expected in ("Evaluated 8 clips", "UA 61.1%", "WA 62.5%", "joy +1.00", "Word error rate: 24.3%",
                      "Speaker similarity", "j3"):
         assert expected in text
+
+
+def test_report_quality_per_emotion_and_its_cost_against_own_neutral(tmp_path: Path):
+    clips = [
+        clip("n1", "neutral", "neutral", ovrl=3.4), clip("n2", "neutral", "neutral", ovrl=3.2),
+        clip("j1", "joy", "joy", ovrl=3.0), clip("j2", "joy", "joy", ovrl=2.6),
+        clip("m1", "neutral", "neutral", speaker="s2", ovrl=2.0), clip("a1", "anger", "anger", speaker="s2", ovrl=2.5),
+        clip("x1", "anger", "anger", speaker="s3"),  # not measured
+    ]
+    q = EvaluationReport.build(clips, [], with_quality=True).quality
+    assert q.n_clips == 6 and q.overall == pytest.approx(16.7 / 6)
+    assert list(q.per_emotion) == ["neutral", "joy", "anger"]
+    assert q.per_emotion["neutral"]["overall"] == pytest.approx(8.6 / 3)
+    assert q.per_emotion["joy"] == {"overall": pytest.approx(2.8), "signal": pytest.approx(3.3),
+                                    "background": pytest.approx(4.0), "p808": pytest.approx(3.8)}
+    # s1: joy 2.8 - neutral 3.3; s2: anger 2.5 - neutral 2.0; s3 has no neutral clips
+    assert q.overall_delta_to_neutral == {"neutral": pytest.approx(0.0), "joy": pytest.approx(-0.5),
+                                          "anger": pytest.approx(0.5)}
+    report = EvaluationReport.build(clips, [], with_quality=True)
+    assert "Speech quality (DNSMOS" in report.format_text() and "-0.50" in report.format_text()
+    report.save_json(tmp_path / "r.json")
+    d = json.loads((tmp_path / "r.json").read_text())
+    assert d["quality"]["per_emotion"]["joy"]["overall"] == pytest.approx(2.8)
+    assert d["clips"][0]["quality"]["overall"] == 3.4 and d["clips"][6]["quality"] is None
+    assert EvaluationReport.build(clips, []).quality is None
 
 
 def test_report_of_no_clips(tmp_path: Path):
@@ -395,6 +424,9 @@ def test_missing_extras_are_named(monkeypatch):
     monkeypatch.setitem(sys.modules, "resemblyzer", None)
     with pytest.raises(MissingExtraError, match=r"Speaker similarity.*emosynth\[speaker\]"):
         SpeakerEncoder()
+    monkeypatch.setitem(sys.modules, "speechmos", None)
+    with pytest.raises(MissingExtraError, match=r"Speech quality.*emosynth\[quality\]"):
+        QualityEstimator()
     with pytest.raises(MissingExtraError, match="asr"):
         evaluate([], recognizer=RecordingRecognizer(), with_asr=True)
 
@@ -409,6 +441,34 @@ def transcriber() -> Transcriber:
 def speaker_encoder() -> SpeakerEncoder:
     pytest.importorskip("resemblyzer")
     return SpeakerEncoder()
+
+
+@pytest.fixture(scope="module")
+def quality_estimator() -> QualityEstimator:
+    pytest.importorskip("speechmos", reason="speech quality needs the extra emosynth[quality]")
+    pytest.importorskip("librosa", reason="speech quality needs the extra emosynth[quality]")
+    return QualityEstimator()
+
+
+def test_quality_scores_fall_as_noise_rises(quality_estimator: QualityEstimator):
+    """DNSMOS hears what it was made for: kumo's clean speech scores well; the same clip under white
+    noise scores lower the louder the noise, most of all in BAK; the scores are deterministic."""
+    from emosynth.audio import prepare_array
+    from emosynth.synthesizer import Synthesizer
+
+    utt = Synthesizer("kumo").say("The library opens at nine and closes at six.", score=False)
+    x = prepare_array(utt.audio, utt.sample_rate_hz, target_rate_hz=16_000).samples
+    noise = np.random.default_rng(0).standard_normal(len(x)) * np.sqrt(np.mean(x**2))
+    scores = [quality_estimator.score((x + noise * 10 ** (-snr / 20)).astype(np.float32)) for snr in (20, 10, 0)]
+    clean = quality_estimator.score(x)
+    assert clean == quality_estimator.score(x)
+    assert clean.overall > 3.0 and clean.background > 3.8 and 1.0 <= clean.signal <= 5.0
+    overall = [clean.overall, *(s.overall for s in scores)]
+    background = [clean.background, *(s.background for s in scores)]
+    assert overall == sorted(overall, reverse=True) and background == sorted(background, reverse=True)
+    assert clean.background - scores[1].background > 1.5  # 10 dB SNR
+    with pytest.raises(ValueError, match="at least 0.1 s"):
+        quality_estimator.score(x[:800])
 
 
 def test_transcribes_a_neutral_ravdess_clip(corpus: Path, transcriber: Transcriber):
@@ -468,9 +528,11 @@ def test_evaluate_ravdess_actor_end_to_end(corpus: Path, recognizer, tmp_path: P
     rows.append(ManifestRow(path=tmp_path / "deleted.wav", file="deleted.wav", emotion="fear", speaker="a01"))
 
     transcriber, encoder = _optional(request, "transcriber"), _optional(request, "speaker_encoder")
-    with_asr, with_speaker = transcriber is not None, encoder is not None
+    quality = _optional(request, "quality_estimator")
+    with_asr, with_speaker, with_quality = transcriber is not None, encoder is not None, quality is not None
     report = evaluate(rows, recognizer=recognizer, with_asr=with_asr, with_speaker=with_speaker,
-                      transcriber=transcriber, speaker_encoder=encoder)
+                      with_quality=with_quality, transcriber=transcriber, speaker_encoder=encoder,
+                      quality_estimator=quality)
 
     assert report.n_clips == 16 and len(report.clips) == 14 and report.n_errors == 2
     assert [e.file for e in report.errors] == [str(tmp_path / "corrupt.wav"), "deleted.wav"]
@@ -486,6 +548,9 @@ def test_evaluate_ravdess_actor_end_to_end(corpus: Path, recognizer, tmp_path: P
         assert report.wer.n_clips == 14 and report.wer.corpus <= 0.25
     if with_speaker:
         assert report.similarity.n_clips == 12 and 0.3 < report.similarity.mean <= 1.0
+    if with_quality:  # RAVDESS is clean studio speech: DNSMOS OVRL about 3
+        assert report.quality.n_clips == 14 and 2.5 < report.quality.overall < 3.8
+        assert set(report.quality.per_emotion) == set(PRIMARY_EMOTIONS)
     report.save_json(tmp_path / "report.json")
     saved = json.loads((tmp_path / "report.json").read_text())
     assert saved["n_scored"] == 14 and saved["accuracy"]["n"] == 14

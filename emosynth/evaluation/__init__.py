@@ -4,8 +4,9 @@
 * :mod:`.report` - :func:`evaluate`, the harness, giving an :class:`EvaluationReport`
 * :mod:`.metrics` - UA/WA, confusion, intensity monotonicity, Pearson, word error rate
 * :mod:`.plots` - the confusion matrix as a PNG
-* :mod:`.asr` (extra ``asr``) and :mod:`.speaker` (extra ``speaker``) - transcripts and voice
-  embeddings; they import their heavy dependencies only when used
+* :mod:`.asr` (extra ``asr``), :mod:`.speaker` (extra ``speaker``) and :mod:`.quality` (extra
+  ``quality``) - transcripts, voice embeddings and predicted speech quality (DNSMOS); they import
+  their heavy dependencies only when used
 """
 
 from .asr import Transcriber
@@ -21,8 +22,9 @@ from .metrics import (
     word_error_rate,
 )
 from .plots import save_confusion_png
+from .quality import QualityEstimator, SpeechQuality
 from .report import evaluate
-from .results import ClipError, ClipResult, EvaluationReport, SimilaritySummary, WerSummary
+from .results import ClipError, ClipResult, EvaluationReport, QualitySummary, SimilaritySummary, WerSummary
 from .speaker import SpeakerEncoder, cosine_similarity
 
 __all__ = [
@@ -32,8 +34,11 @@ __all__ = [
     "EvaluationReport",
     "MANIFEST_COLUMNS",
     "ManifestRow",
+    "QualityEstimator",
+    "QualitySummary",
     "SimilaritySummary",
     "SpeakerEncoder",
+    "SpeechQuality",
     "Transcriber",
     "WerSummary",
     "confusion_matrix",

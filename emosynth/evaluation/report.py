@@ -6,12 +6,13 @@
 >>> report.save_json("report.json")                                   # doctest: +SKIP
 >>> save_confusion_png(report.accuracy.confusion, report.accuracy.labels, "confusion.png")  # doctest: +SKIP
 
-Each clip is read once: features for the recognizer, a transcript (``with_asr``) and a voice
-embedding (``with_speaker``). Then each speaker's clips are scored. When ``use_reference`` is on
-and the speaker has neutral clips (emotion ``neutral`` or intensity 0), the speaker-normalised
-classifier reads the clips against a reference built from those neutral clips; a neutral clip
-is read against the speaker's *other* neutral clips, so it is never its own reference, and
-plainly when there are none. Speakers without neutral clips are read plainly.
+Each clip is read once: features for the recognizer, a transcript (``with_asr``), a voice
+embedding (``with_speaker``) and predicted quality scores (``with_quality``). Then each speaker's
+clips are scored. When ``use_reference`` is on and the speaker has neutral clips (emotion
+``neutral`` or intensity 0), the speaker-normalised classifier reads the clips against a
+reference built from those neutral clips; a neutral clip is read against the speaker's *other*
+neutral clips, so it is never its own reference, and plainly when there are none. Speakers
+without neutral clips are read plainly.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from .asr import Transcriber
 from .manifest import ManifestRow, read_manifest
 from .metrics import word_error_rate
 from .plots import save_confusion_png
+from .quality import QualityEstimator, SpeechQuality
 from .results import ClipError, ClipResult, EvaluationReport
 from .speaker import SpeakerEncoder, cosine_similarity
 
@@ -49,10 +51,11 @@ class _Measured:
     word_errors: int | None = None
     n_words: int | None = None
     embedding: np.ndarray | None = None  # (256,)
+    quality: SpeechQuality | None = None
 
 
 def _measure(row: ManifestRow, recognizer: Recognizer, transcriber: Transcriber | None,
-             encoder: SpeakerEncoder | None) -> _Measured:
+             encoder: SpeakerEncoder | None, quality: QualityEstimator | None) -> _Measured:
     audio = load_audio(row.path, target_rate_hz=_RATE_HZ)
     features = recognizer.features(audio)
     transcript = errors = words = None
@@ -60,7 +63,8 @@ def _measure(row: ManifestRow, recognizer: Recognizer, transcriber: Transcriber 
         transcript = transcriber.transcribe(audio.samples)
         errors, words = word_error_rate(row.text, transcript)
     embedding = encoder.embed(audio.samples) if encoder is not None else None
-    return _Measured(row, features, transcript, errors, words, embedding)
+    scored_quality = quality.score(audio.samples) if quality is not None else None
+    return _Measured(row, features, transcript, errors, words, embedding, scored_quality)
 
 
 def _reason(row: ManifestRow, exc: Exception) -> str:
@@ -116,28 +120,34 @@ def evaluate(
     recognizer: Recognizer,
     with_asr: bool = False,
     with_speaker: bool = False,
+    with_quality: bool = False,
     use_reference: bool = True,
     progress: bool = False,
     transcriber: Transcriber | None = None,
     speaker_encoder: SpeakerEncoder | None = None,
+    quality_estimator: QualityEstimator | None = None,
 ) -> EvaluationReport:
     """Judge every clip of ``rows`` and summarise (see the module docstring for the scoring).
 
     A clip that cannot be read or measured is recorded in ``report.errors`` and the rest go on.
-    ``with_asr`` needs the ``asr`` extra and ``with_speaker`` the ``speaker`` extra; their
-    absence raises :class:`MissingExtraError` before any clip is read. ``transcriber`` and
-    ``speaker_encoder`` reuse already loaded models; ``progress`` shows a bar on stderr.
+    ``with_asr`` needs the ``asr`` extra, ``with_speaker`` the ``speaker`` extra and
+    ``with_quality`` the ``quality`` extra; their absence raises :class:`MissingExtraError` before
+    any clip is read. ``transcriber``, ``speaker_encoder`` and ``quality_estimator`` reuse already
+    loaded models; ``progress`` shows a bar on stderr.
     """
     rows = list(rows)
     if with_asr and transcriber is None:
         transcriber = Transcriber()
     if with_speaker and speaker_encoder is None:
         speaker_encoder = SpeakerEncoder()
+    if with_quality and quality_estimator is None:
+        quality_estimator = QualityEstimator()
     measured, errors = [], []
     for row in tqdm(rows, desc="evaluating", unit="clip", file=sys.stderr, disable=not progress):
         try:
             measured.append(_measure(row, recognizer, transcriber if with_asr else None,
-                                     speaker_encoder if with_speaker else None))
+                                     speaker_encoder if with_speaker else None,
+                                     quality_estimator if with_quality else None))
         except MissingExtraError:
             raise
         except (EmosynthError, ValueError, RuntimeError, OSError) as exc:
@@ -149,8 +159,9 @@ def evaluate(
             file=m.row.file, speaker=m.row.speaker, emotion=m.row.emotion, intensity=m.row.intensity,
             target=m.row.target, target_valence=m.row.valence, target_arousal=m.row.arousal,
             scores=scores, mode=mode, n_reference=n_ref, transcript=m.transcript,
-            word_errors=m.word_errors, n_words=m.n_words, similarity=sim,
+            word_errors=m.word_errors, n_words=m.n_words, similarity=sim, quality=m.quality,
         )
         for m, (scores, mode, n_ref), sim in zip(measured, scored, similarity)
     ]
-    return EvaluationReport.build(clips, errors, with_asr=with_asr, with_speaker=with_speaker)
+    return EvaluationReport.build(clips, errors, with_asr=with_asr, with_speaker=with_speaker,
+                                  with_quality=with_quality)

@@ -19,9 +19,10 @@ from ..emotions import PRIMARY_EMOTIONS
 from ..io import write_text_atomic
 from ..recognizer import EmotionScores
 from .metrics import EmotionAccuracy, intensity_monotonicity, json_float, pearson
+from .quality import SpeechQuality
 from .text import format_report
 
-__all__ = ["ClipResult", "ClipError", "WerSummary", "SimilaritySummary", "EvaluationReport"]
+__all__ = ["ClipResult", "ClipError", "WerSummary", "SimilaritySummary", "QualitySummary", "EvaluationReport"]
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,7 @@ class ClipResult:
     word_errors: int | None = None
     n_words: int | None = None  # words in the normalised reference text
     similarity: float | None = None  # cosine to the mean voice of the speaker's neutral clips
+    quality: SpeechQuality | None = None  # predicted opinion scores (DNSMOS)
 
     @property
     def wer(self) -> float | None:
@@ -60,6 +62,7 @@ class ClipResult:
             "mode": self.mode, "n_reference": self.n_reference,
             "transcript": self.transcript, "word_errors": self.word_errors, "n_words": self.n_words,
             "wer": json_float(self.wer), "similarity": json_float(self.similarity),
+            "quality": self.quality.to_dict() if self.quality else None,
         }
 
 
@@ -149,6 +152,44 @@ class SimilaritySummary:
                 "per_emotion": {e: json_float(v) for e, v in self.per_emotion.items()}}
 
 
+@dataclass(frozen=True)
+class QualitySummary:
+    """Predicted opinion scores (DNSMOS, 1-5) per target emotion.
+
+    ``overall_delta_to_neutral[e]`` is the mean, over speakers with both ``e`` and neutral clips,
+    of the speaker's mean OVRL on ``e`` minus on neutral: what the emotion costs in quality.
+    """
+
+    overall: float  # mean OVRL over all clips
+    n_clips: int
+    per_emotion: dict[str, dict[str, float]]  # target -> mean overall, signal, background, p808
+    overall_delta_to_neutral: dict[str, float]
+
+    @classmethod
+    def from_clips(cls, clips: Sequence[ClipResult]) -> "QualitySummary":
+        measured = [c for c in clips if c.quality is not None]
+        per_emotion = {e: {k: float(np.mean([getattr(c.quality, k) for c in g]))
+                           for k in ("overall", "signal", "background", "p808")}
+                       for e, g in _by(measured, lambda c: c.target).items()}
+        deltas = defaultdict(list)
+        for speaker_clips in _by(measured, lambda c: c.speaker).values():
+            by_target = _by(speaker_clips, lambda c: c.target)
+            if "neutral" in by_target:
+                baseline = np.mean([c.quality.overall for c in by_target["neutral"]])
+                for e, group in by_target.items():
+                    deltas[e].append(float(np.mean([c.quality.overall for c in group]) - baseline))
+        return cls(
+            overall=float(np.mean([c.quality.overall for c in measured])) if measured else math.nan,
+            n_clips=len(measured), per_emotion=_ordered(per_emotion),
+            overall_delta_to_neutral=_ordered({e: float(np.mean(d)) for e, d in deltas.items()}),
+        )
+
+    def to_dict(self) -> dict:
+        return {"overall": json_float(self.overall), "n_clips": self.n_clips,
+                "per_emotion": {e: {k: json_float(v) for k, v in s.items()} for e, s in self.per_emotion.items()},
+                "overall_delta_to_neutral": {e: json_float(v) for e, v in self.overall_delta_to_neutral.items()}}
+
+
 def _monotonicity(clips: Sequence[ClipResult]) -> dict[str, float]:
     """Spearman rho of intensity vs the emotion's probability, for each non-neutral emotion
     asked for at three or more distinct intensities."""
@@ -173,10 +214,11 @@ class EvaluationReport:
     arousal_r: float
     wer: WerSummary | None  # None unless transcription was asked for
     similarity: SimilaritySummary | None  # None unless speaker similarity was asked for
+    quality: QualitySummary | None = None  # None unless quality was asked for
 
     @classmethod
     def build(cls, clips: Sequence[ClipResult], errors: Sequence[ClipError] = (), *,
-              with_asr: bool = False, with_speaker: bool = False) -> "EvaluationReport":
+              with_asr: bool = False, with_speaker: bool = False, with_quality: bool = False) -> "EvaluationReport":
         """Compute every summary from per-clip results."""
         monotonicity = _monotonicity(clips)
         finite = [v for v in monotonicity.values() if math.isfinite(v)]
@@ -189,6 +231,7 @@ class EvaluationReport:
             arousal_r=pearson([c.target_arousal for c in clips], [c.scores.arousal for c in clips]),
             wer=WerSummary.from_clips(clips) if with_asr else None,
             similarity=SimilaritySummary.from_clips(clips) if with_speaker else None,
+            quality=QualitySummary.from_clips(clips) if with_quality else None,
         )
 
     @property
@@ -213,6 +256,7 @@ class EvaluationReport:
             "valence_r": json_float(self.valence_r), "arousal_r": json_float(self.arousal_r),
             "wer": self.wer.to_dict() if self.wer else None,
             "similarity": self.similarity.to_dict() if self.similarity else None,
+            "quality": self.quality.to_dict() if self.quality else None,
             "clips": [c.to_dict() for c in self.clips],
         }
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .metrics import EmotionAccuracy
-    from .results import EvaluationReport, SimilaritySummary, WerSummary
+    from .results import EvaluationReport, QualitySummary, SimilaritySummary, WerSummary
 
 __all__ = ["format_report"]
 
@@ -69,6 +69,15 @@ def _similarity_lines(sim: SimilaritySummary) -> list[str]:
             f"{_num(sim.mean, '.3f')} over {sim.n_clips} clips; {_listing(sim.per_emotion, '.3f')}"]
 
 
+def _quality_lines(quality: QualitySummary) -> list[str]:
+    rows = [[e, *(_num(s[k], ".2f") for k in ("overall", "signal", "background", "p808")),
+             _num(quality.overall_delta_to_neutral.get(e)).replace("n/a", "-")]
+            for e, s in quality.per_emotion.items()]
+    return [f"Speech quality (DNSMOS, predicted opinion scores 1-5): overall {_num(quality.overall, '.2f')} "
+            f"over {quality.n_clips} clips",
+            *_table(["target", "OVRL", "SIG", "BAK", "P.808", "OVRL minus own neutral"], rows)]
+
+
 def _clip_lines(report: EvaluationReport) -> list[str]:
     rows = [[c.file, c.target, c.scores.label, f"{c.scores.confidence:.2f}",
              _num(c.scores.valence), _num(c.scores.arousal), _pct(c.wer), _num(c.similarity, ".3f"),
@@ -93,6 +102,8 @@ def format_report(report: EvaluationReport, *, per_clip: bool = False) -> str:
         sections.append(_wer_lines(report.wer))
     if report.similarity is not None:
         sections.append(_similarity_lines(report.similarity))
+    if report.quality is not None and report.quality.n_clips:
+        sections.append(_quality_lines(report.quality))
     if per_clip and report.clips:
         sections.append(_clip_lines(report))
     if report.errors:
