@@ -167,8 +167,9 @@ def fit_emotions(names: tuple[str, ...]) -> None:
     """Fit the voices' emotion tokens and neutral references, writing voices/tokens and voices/references.
 
     Reproduces the shipped tokens: human prosody profiles (RAVDESS) scaled by what the
-    recognizer hears, within word-error-rate and speaker-similarity constraints (see
-    emosynth/voice/fitting.py; needs the extras asr and speaker). Takes about ten minutes a voice.
+    recognizer hears, within word-error-rate, speaker-similarity and speech-quality constraints
+    (see emosynth/voice/fitting.py; needs the extras asr, speaker and quality). Takes about ten
+    minutes a voice.
     """
     from tqdm import tqdm
 

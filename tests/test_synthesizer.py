@@ -96,29 +96,34 @@ def test_tokens_point_where_human_actors_go(voice):
 
 
 @pytest.mark.parametrize("voice", ["kumo", "alpha", "gongitsune", "nezumi", "tebukuro"])
-def test_shipped_tokens_keep_the_words_and_the_speaker(voice):
-    """The fit recorded each alpha's WER and speaker similarity; the chosen one keeps both limits
-    (or is the smallest, where none did)."""
-    from emosynth.voice.fitting import ALPHA_GRID, MAX_WER_INCREASE, MIN_SPEAKER_SIMILARITY
+def test_shipped_tokens_keep_the_words_the_speaker_and_the_sound(voice):
+    """The fit recorded each alpha's WER, speaker similarity and quality; the chosen one keeps all
+    three limits (or is the smallest, where none did)."""
+    from emosynth.voice.fitting import ALPHA_GRID, Trial, keeps_constraints
     from emosynth.voice.voices import load_voice
 
     info = load_voice(voice).tokens.info
-    neutral_wer = info["constraints"]["neutral_wer"]
+    limits = info["constraints"]
     for emotion, alpha in info["alpha"].items():
-        chosen = info["search"][emotion][str(alpha)]
-        kept = chosen["wer"] <= neutral_wer + MAX_WER_INCREASE + 1e-9 and chosen["speaker_similarity"] >= MIN_SPEAKER_SIMILARITY
+        c = info["search"][emotion][str(alpha)]
+        chosen = Trial(c["p"], c["wer"], c["speaker_similarity"], c["quality"])
+        kept = keeps_constraints(chosen, limits["neutral_wer"], limits["neutral_quality"])
         assert kept or alpha == ALPHA_GRID[0], (emotion, alpha, chosen)
 
 
 def test_alpha_is_the_recognizers_choice_within_the_constraints():
     from emosynth.voice.fitting import Trial, choose_alpha
 
-    trials = {0.5: Trial(0.10, 0.05, 0.95), 0.75: Trial(0.20, 0.05, 0.90), 1.0: Trial(0.50, 0.10, 0.90),
-              1.5: Trial(0.70, 0.05, 0.79), 2.0: Trial(0.61, 0.05, 0.85)}
-    # 1.0 loses words (0.10 > 0.05 + 0.03), 1.5 loses the speaker (0.79 < 0.80): 2.0 is the best that keeps both
-    assert choose_alpha(trials, neutral_wer=0.05) == 2.0
-    assert choose_alpha({**trials, 2.0: Trial(0.21, 0.05, 0.85)}, neutral_wer=0.05) == 0.75  # gains < 0.02 do not count
-    assert choose_alpha({a: Trial(0.9, 0.5, 0.5) for a in trials}, neutral_wer=0.05) == 0.5  # none keeps them
+    trials = {0.5: Trial(0.10, 0.05, 0.95, 3.2), 0.75: Trial(0.20, 0.05, 0.90, 3.2), 1.0: Trial(0.50, 0.10, 0.90, 3.2),
+              1.5: Trial(0.70, 0.05, 0.79, 3.2), 2.0: Trial(0.61, 0.05, 0.85, 3.1)}
+    # 1.0 loses words (0.10 > 0.05 + 0.03), 1.5 loses the speaker (0.79 < 0.80): 2.0 is the best that keeps all
+    assert choose_alpha(trials, neutral_wer=0.05, neutral_quality=3.3) == 2.0
+    # ... unless it loses the sound (3.05 < 3.3 - 0.2)
+    assert choose_alpha({**trials, 2.0: Trial(0.61, 0.05, 0.85, 3.05)}, neutral_wer=0.05, neutral_quality=3.3) == 0.75
+    assert choose_alpha({**trials, 2.0: Trial(0.21, 0.05, 0.85, 3.2)}, neutral_wer=0.05,
+                        neutral_quality=3.3) == 0.75  # gains < 0.02 do not count
+    assert choose_alpha({a: Trial(0.9, 0.5, 0.5, 1.0) for a in trials}, neutral_wer=0.05,
+                        neutral_quality=3.3) == 0.5  # none keeps them
 
 
 def test_intensity_zero_is_neutral_and_negation_mirrors(synth, neutral):

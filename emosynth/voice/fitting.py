@@ -11,11 +11,13 @@ Two sources, in this order:
    renditions of them (the reference that is shipped with the voice). Larger factors are only
    taken when they gain at least ``MIN_GAIN`` in probability, so tokens stay as close to human
    behaviour as the judge allows.
-3. **Constraints**: a factor is only eligible when the words stay intelligible and the speaker
-   recognisable on those sentences: word error rate (Whisper tiny.en, extra ``asr``) at most
-   ``MAX_WER_INCREASE`` above the voice's neutral renditions, and mean speaker similarity to the
-   neutral rendition of the same sentence (resemblyzer, extra ``speaker``) at least
-   ``MIN_SPEAKER_SIMILARITY``. Where no factor keeps both, the smallest is taken.
+3. **Constraints**: a factor is only eligible when the words stay intelligible, the speaker
+   recognisable and the sound clean on those sentences: word error rate (Whisper tiny.en, extra
+   ``asr``) at most ``MAX_WER_INCREASE`` above the voice's neutral renditions, mean speaker
+   similarity to the neutral rendition of the same sentence (resemblyzer, extra ``speaker``) at
+   least ``MIN_SPEAKER_SIMILARITY``, and mean predicted quality (DNSMOS OVRL, extra ``quality``)
+   at most ``MAX_QUALITY_DROP`` below the neutral renditions'. Where no factor keeps all three, the
+   smallest is taken.
 
 The fitting sentences are emotionally neutral in wording and differ from RAVDESS's two sentences
 and from the benchmark's sentences (benchmarks/bench_voice.py), which the tokens never see.
@@ -40,7 +42,8 @@ from .references import write_reference
 from .voices import Voice, VoiceInfo, assets_dir
 
 __all__ = ["FIT_SENTENCES", "ALPHA_GRID", "human_tokens", "fit_voice", "FitResult", "neutral_reference",
-           "rendition_features", "choose_alpha", "Trial", "MAX_WER_INCREASE", "MIN_SPEAKER_SIMILARITY"]
+           "rendition_features", "choose_alpha", "Trial", "MAX_WER_INCREASE", "MIN_SPEAKER_SIMILARITY",
+           "MAX_QUALITY_DROP", "keeps_constraints"]
 
 FIT_SENTENCES: tuple[str, ...] = (
     "The meeting is on the second floor of the building.",
@@ -61,8 +64,12 @@ ALPHA_GRID: tuple[float, ...] = (0.5, 0.75, 1.0, 1.5, 2.0)
 MIN_GAIN = 0.02
 #: An eligible alpha's word error rate is at most this much above the voice's neutral one ...
 MAX_WER_INCREASE = 0.03
-#: ... and its renditions' mean speaker similarity to the neutral ones at least this.
+#: ... its renditions' mean speaker similarity to the neutral ones at least this ...
 MIN_SPEAKER_SIMILARITY = 0.80
+#: ... and their mean DNSMOS OVRL at most this much below the neutral ones'. RAVDESS actors' own
+#: emotional speech ranges from 0.20 below their neutral (sadness) to 0.22 above (docs/evaluation.md);
+#: a larger drop is the decoder's artefacts (raised F0 buzzes in some voices), not the emotion.
+MAX_QUALITY_DROP = 0.20
 _EMOTIONS = tuple(e for e in PRIMARY_EMOTIONS if e != "neutral")
 _LEVEL = "normal"  # RAVDESS's normal intensity is our intensity 1.0; its strong one is 2-3x further
 
@@ -74,10 +81,11 @@ class Trial:
     probability: float  # mean recognizer probability of the target
     wer: float  # corpus word error rate
     speaker_similarity: float  # mean over sentences, against the neutral rendition
+    quality: float  # mean DNSMOS OVRL (1-5)
 
     def to_dict(self) -> dict[str, float]:
         return {"p": round(self.probability, 4), "wer": round(self.wer, 4),
-                "speaker_similarity": round(self.speaker_similarity, 4)}
+                "speaker_similarity": round(self.speaker_similarity, 4), "quality": round(self.quality, 4)}
 
 
 @dataclass(frozen=True)
@@ -122,45 +130,50 @@ def fit_voice(
     progress: Callable[[], None] | None = None,
 ) -> FitResult:
     """Reference and tokens for one catalogued voice (see the module docstring). Needs the extras
-    ``asr`` and ``speaker`` for the constraints."""
+    ``asr``, ``speaker`` and ``quality`` for the constraints."""
     from ..evaluation.asr import Transcriber
     from ..evaluation.metrics import word_error_rate
+    from ..evaluation.quality import QualityEstimator
     from ..evaluation.speaker import SpeakerEncoder, cosine_similarity
 
-    transcriber, encoder = Transcriber(), SpeakerEncoder()  # a missing extra fails before any work
+    # a missing extra fails before any work
+    transcriber, encoder, estimator = Transcriber(), SpeakerEncoder(), QualityEstimator()
     controls = human_tokens(info.gender)
 
     def voice(alpha: float) -> Voice:
         bank = _bank(controls, dict.fromkeys(_EMOTIONS, alpha), {"voice": info.name})
         return Voice(name=info.name, parts=((info, 1.0),), tokens=bank, reference=None)
 
-    def render(alpha: float, emotion: str) -> tuple[np.ndarray, float, np.ndarray]:
-        """Recognizer features, corpus WER and speaker embeddings of every sentence."""
+    def render(alpha: float, emotion: str) -> tuple[np.ndarray, float, np.ndarray, float]:
+        """Recognizer features, corpus WER, speaker embeddings and mean DNSMOS OVRL of every sentence."""
         audios = renditions(voice(alpha), sentences, emotion=emotion, progress=progress)
         features = _features(recognizer, audios)
         at_16k = [prepare_array(a, SAMPLE_RATE_HZ, target_rate_hz=16_000).samples for a in audios]
         errors, words = np.sum([word_error_rate(t, transcriber.transcribe(a)) for t, a in zip(sentences, at_16k)], axis=0)
-        return features, float(errors / words), np.stack([encoder.embed(a) for a in at_16k])
+        quality = float(np.mean([estimator.score(a).overall for a in at_16k]))
+        return features, float(errors / words), np.stack([encoder.embed(a) for a in at_16k]), quality
 
-    neutral_features, neutral_wer, neutral_embeddings = render(1.0, "neutral")
+    neutral_features, neutral_wer, neutral_embeddings, neutral_quality = render(1.0, "neutral")
     reference = recognizer.reference_from_features(neutral_features)
     search: dict[str, dict[float, Trial]] = {}
     for emotion in _EMOTIONS:
         k = PRIMARY_EMOTIONS.index(emotion)
         search[emotion] = {}
         for alpha in ALPHA_GRID:
-            features, wer, embeddings = render(alpha, emotion)
+            features, wer, embeddings, quality = render(alpha, emotion)
             scores = recognizer.score_features(features, reference=reference)
             search[emotion][alpha] = Trial(
                 probability=float(np.mean([s.probability_vector()[k] for s in scores])), wer=wer,
-                speaker_similarity=float(np.mean([cosine_similarity(a, b) for a, b in zip(embeddings, neutral_embeddings)])))
-    alphas = {e: choose_alpha(search[e], neutral_wer) for e in _EMOTIONS}
+                speaker_similarity=float(np.mean([cosine_similarity(a, b) for a, b in zip(embeddings, neutral_embeddings)])),
+                quality=quality)
+    alphas = {e: choose_alpha(search[e], neutral_wer, neutral_quality) for e in _EMOTIONS}
     fit_info = {
         "voice": info.name, "method": "human profile controls (RAVDESS normal intensity, "
-        f"{info.gender} actors) scaled by the recognizer-chosen alpha, within the WER and speaker-similarity "
-        "constraints", "alpha": alphas,
+        f"{info.gender} actors) scaled by the recognizer-chosen alpha, within the WER, speaker-similarity "
+        "and quality constraints", "alpha": alphas,
         "constraints": {"max_wer_increase": MAX_WER_INCREASE, "min_speaker_similarity": MIN_SPEAKER_SIMILARITY,
-                        "neutral_wer": round(neutral_wer, 4)},
+                        "max_quality_drop": MAX_QUALITY_DROP, "neutral_wer": round(neutral_wer, 4),
+                        "neutral_quality": round(neutral_quality, 4)},
         "search": {e: {str(a): t.to_dict() for a, t in s.items()} for e, s in search.items()},
         "sentences": list(sentences), "data_licence": "profiles derived from RAVDESS, CC BY-NC-SA 4.0",
     }
@@ -198,11 +211,16 @@ def neutral_reference(voice: Voice, recognizer: Recognizer, sentences: Sequence[
     return recognizer.reference_from_features(rendition_features(voice, recognizer, sentences, progress=progress))
 
 
-def choose_alpha(trials: dict[float, Trial], neutral_wer: float) -> float:
+def keeps_constraints(trial: Trial, neutral_wer: float, neutral_quality: float) -> bool:
+    """Words, speaker and sound kept (module docstring, step 3)."""
+    return (trial.wer <= neutral_wer + MAX_WER_INCREASE + 1e-9 and trial.speaker_similarity >= MIN_SPEAKER_SIMILARITY
+            and trial.quality >= neutral_quality - MAX_QUALITY_DROP - 1e-9)
+
+
+def choose_alpha(trials: dict[float, Trial], neutral_wer: float, neutral_quality: float) -> float:
     """Among the alphas that keep the constraints, in increasing order, each one that raises the
     target probability by MIN_GAIN over the best so far; the smallest alpha when none keeps them."""
-    eligible = [a for a in ALPHA_GRID if trials[a].wer <= neutral_wer + MAX_WER_INCREASE + 1e-9
-                and trials[a].speaker_similarity >= MIN_SPEAKER_SIMILARITY]
+    eligible = [a for a in ALPHA_GRID if keeps_constraints(trials[a], neutral_wer, neutral_quality)]
     if not eligible:
         return ALPHA_GRID[0]
     best = eligible[0]
