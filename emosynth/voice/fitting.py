@@ -68,7 +68,7 @@ MAX_WER_INCREASE = 0.03
 MIN_SPEAKER_SIMILARITY = 0.80
 #: ... and their mean DNSMOS OVRL at most this much below the neutral ones'. RAVDESS actors' own
 #: emotional speech ranges from 0.20 below their neutral (sadness) to 0.22 above (docs/evaluation.md);
-#: a larger drop is the decoder's artefacts (raised F0 buzzes in some voices), not the emotion.
+#: a larger drop is the decoder distorting (at raised F0 in some voices: DNSMOS SIG falls), not the emotion.
 MAX_QUALITY_DROP = 0.20
 _EMOTIONS = tuple(e for e in PRIMARY_EMOTIONS if e != "neutral")
 _LEVEL = "normal"  # RAVDESS's normal intensity is our intensity 1.0; its strong one is 2-3x further
