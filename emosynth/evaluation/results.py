@@ -92,6 +92,19 @@ def _pooled_wer(clips: Sequence[ClipResult]) -> float:
     return sum(c.word_errors for c in clips) / words if words else math.nan
 
 
+def _delta_to_own_neutral(clips: Sequence[ClipResult], measure: Callable[[Sequence[ClipResult]], float]) -> dict[str, float]:
+    """Per target: the mean, over speakers with clips of it and neutral clips, of ``measure`` on
+    the speaker's clips of that target minus ``measure`` on their neutral clips."""
+    deltas = defaultdict(list)
+    for speaker_clips in _by(clips, lambda c: c.speaker).values():
+        by_target = _by(speaker_clips, lambda c: c.target)
+        if "neutral" in by_target:
+            baseline = measure(by_target["neutral"])
+            for e, group in by_target.items():
+                deltas[e].append(measure(group) - baseline)
+    return _ordered({e: float(np.mean(d)) for e, d in deltas.items()})
+
+
 @dataclass(frozen=True)
 class WerSummary:
     """Word error rates over the clips with a reference text, pooled (errors / words).
@@ -110,17 +123,10 @@ class WerSummary:
     def from_clips(cls, clips: Sequence[ClipResult]) -> "WerSummary":
         measured = [c for c in clips if c.n_words]
         per_emotion = {e: _pooled_wer(g) for e, g in _by(measured, lambda c: c.target).items()}
-        deltas = defaultdict(list)
-        for speaker_clips in _by(measured, lambda c: c.speaker).values():
-            by_target = _by(speaker_clips, lambda c: c.target)
-            if "neutral" in by_target:
-                baseline = _pooled_wer(by_target["neutral"])
-                for e, group in by_target.items():
-                    deltas[e].append(_pooled_wer(group) - baseline)
         return cls(
             corpus=_pooled_wer(measured), n_clips=len(measured),
             n_words=sum(c.n_words for c in measured), per_emotion=_ordered(per_emotion),
-            delta_to_neutral=_ordered({e: float(np.mean(d)) for e, d in deltas.items()}),
+            delta_to_neutral=_delta_to_own_neutral(measured, _pooled_wer),
         )
 
     def to_dict(self) -> dict:
@@ -171,17 +177,11 @@ class QualitySummary:
         per_emotion = {e: {k: float(np.mean([getattr(c.quality, k) for c in g]))
                            for k in ("overall", "signal", "background", "p808")}
                        for e, g in _by(measured, lambda c: c.target).items()}
-        deltas = defaultdict(list)
-        for speaker_clips in _by(measured, lambda c: c.speaker).values():
-            by_target = _by(speaker_clips, lambda c: c.target)
-            if "neutral" in by_target:
-                baseline = np.mean([c.quality.overall for c in by_target["neutral"]])
-                for e, group in by_target.items():
-                    deltas[e].append(float(np.mean([c.quality.overall for c in group]) - baseline))
         return cls(
             overall=float(np.mean([c.quality.overall for c in measured])) if measured else math.nan,
             n_clips=len(measured), per_emotion=_ordered(per_emotion),
-            overall_delta_to_neutral=_ordered({e: float(np.mean(d)) for e, d in deltas.items()}),
+            overall_delta_to_neutral=_delta_to_own_neutral(
+                measured, lambda group: float(np.mean([c.quality.overall for c in group]))),
         )
 
     def to_dict(self) -> dict:
