@@ -110,16 +110,15 @@ def main() -> None:
     parser.add_argument("--only-quality", action="store_true",
                         help="measure just the predicted speech quality (DNSMOS) and update it in --out")
     args = parser.parse_args()
+    # the voices measured now replace their entries; other voices' results in --out stay
+    results = json.loads(args.out.read_text()) if args.out.exists() else {}
     if args.only_speed:
-        results = json.loads(args.out.read_text()) if args.out.exists() else {}
         for voice in args.voices:
             results.setdefault(voice, {})["speed"] = speed(voice)
             print(voice, json.dumps(results[voice]["speed"]))
         write_text_atomic(args.out, json.dumps(results, indent=1) + "\n")
         return
     recognizer = Recognizer.load()
-    # the voices measured now replace their entries; other voices' results in --out stay
-    results = json.loads(args.out.read_text()) if args.out.exists() else {}
     for voice in args.voices:
         folder = args.work / voice
         folder.mkdir(parents=True, exist_ok=True)

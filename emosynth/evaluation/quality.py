@@ -105,11 +105,9 @@ class QualityEstimator:
             x = np.concatenate([x, x])
         p835, p808 = self._load()
         raw, mos808 = [], []
-        n_windows = int(np.floor(len(x) / RATE_HZ) - _WINDOW / RATE_HZ) + 1
+        n_windows = int(np.floor(len(x) / RATE_HZ) - _WINDOW / RATE_HZ) + 1  # the reference's count: each fits
         for start in range(0, n_windows * _HOP, _HOP):
             window = x[start:start + _WINDOW]
-            if len(window) < _WINDOW:
-                continue
             raw.append(p835.run(None, {"input_1": window[None, :]})[0][0])
             mos808.append(float(p808.run(None, {"input_1": self._log_mel(window[:-160])[None]})[0][0][0]))
         raw = np.array(raw)  # (windows, 3): SIG, BAK, OVRL before calibration, which applies per window
