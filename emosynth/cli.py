@@ -44,8 +44,8 @@ def cli() -> None:
               help="Target emotion: joy, joy:0.7, joy:0.5,surprise:0.3, -joy:0.5, delight, va:0.6,0.4 "
                    "(see `emosynth emotions`).")
 @click.option("--voice", "-v", default=None, help="A voice (`emosynth voices`) or a blend kumo:0.6,alpha:0.4; default kumo.")
-@click.option("--out", "-o", "out_path", type=click.Path(path_type=Path), default=Path("say.wav"), show_default=True,
-              help="Audio file to write (.wav or .flac).")
+@click.option("--out", "-o", "out_path", type=click.Path(path_type=Path), default=None,
+              help="Audio file to write (.wav or .flac); default say.wav, inside the --face folder when one is given.")
 @click.option("--json", "as_json", is_flag=True,
               help="Also write OUT with suffix .json: phoneme timings, F0 track, the resolved emotion, scores.")
 @click.option("--no-score", is_flag=True, help="Skip the recognizer's verdict (faster).")
@@ -59,7 +59,7 @@ def cli() -> None:
 @click.option("--portrait", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="With --face: the MP4 animates this photo (one face, seen from the front) instead of the "
                    "avatar (extras: emosynth[facecheck,video]).")
-def say(text: str | None, emotion: str, voice: str | None, out_path: Path, as_json: bool, no_score: bool,
+def say(text: str | None, emotion: str, voice: str | None, out_path: Path | None, as_json: bool, no_score: bool,
         face_dir: Path | None, fps: str, seed: int, portrait: Path | None) -> None:
     """Speak TEXT with an emotion and print the recognizer's verdict.
 
@@ -68,6 +68,8 @@ def say(text: str | None, emotion: str, voice: str | None, out_path: Path, as_js
     from .io import write_text_atomic
     from .synthesizer import AUDIO_FORMATS, Synthesizer
 
+    if out_path is None:  # audio, curves and video together when a face folder is asked for
+        out_path = (face_dir or Path()) / "say.wav"
     if out_path.suffix.lower() not in AUDIO_FORMATS:  # refuse before any work is done
         raise click.BadParameter(f"{out_path}: accepted suffixes are {', '.join(AUDIO_FORMATS)}", param_hint="--out")
     if portrait is not None and face_dir is None:

@@ -188,6 +188,12 @@ def test_cli_say_with_face_writes_audio_and_three_tracks(tmp_path):
     assert "Video: h264" in probe and "512x512" in probe and "60 fps" in probe and "Audio: aac" in probe
     track = BlendshapeTrack.load(tmp_path / "face" / "hi.json")
     assert track.fps == 60 and track.info["emotion"]["text"] == "joy:0.70"
+    # without --out, the audio goes with the curves and the video into the face folder
+    r = subprocess.run([sys.executable, "-m", "emosynth", "say", "--no-score", "--face", str(tmp_path / "f1"), "Map."],
+                       capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert sorted(p.name for p in (tmp_path / "f1").iterdir()) == [f"say.{s}" for s in ("csv", "glb", "json", "mp4", "npy", "wav")]
+    assert not (tmp_path / "say.wav").exists()
     r = subprocess.run([sys.executable, "-m", "emosynth", "say", "--fps", "29", "--face", str(tmp_path / "f2"),
                         "-o", str(tmp_path / "x.wav"), "Hi."], capture_output=True, text=True)
     assert r.returncode == 2 and "29" in r.stderr and not (tmp_path / "x.wav").exists()
