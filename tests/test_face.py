@@ -192,7 +192,8 @@ def test_cli_say_with_face_writes_audio_and_three_tracks(tmp_path):
     r = subprocess.run([sys.executable, "-m", "emosynth", "say", "--no-score", "--face", str(tmp_path / "f1"), "Map."],
                        capture_output=True, text=True, cwd=tmp_path)
     assert r.returncode == 0, r.stderr
-    assert sorted(p.name for p in (tmp_path / "f1").iterdir()) == [f"say.{s}" for s in ("csv", "glb", "json", "mp4", "npy", "wav")]
+    written = sorted(p.name for p in (tmp_path / "f1").iterdir())
+    assert written == [f"say.{s}" for s in ("csv", "glb", "json", "mp4", "npy", "wav")]
     assert not (tmp_path / "say.wav").exists()
     r = subprocess.run([sys.executable, "-m", "emosynth", "say", "--fps", "29", "--face", str(tmp_path / "f2"),
                         "-o", str(tmp_path / "x.wav"), "Hi."], capture_output=True, text=True)
