@@ -6,6 +6,7 @@ Every stage that takes audio from a user goes through :func:`load_audio` or
 
 from __future__ import annotations
 
+import io
 import os
 from dataclasses import dataclass
 from math import gcd
@@ -46,26 +47,29 @@ class Audio:
         return len(self.samples) / self.sample_rate_hz
 
 
-def load_audio(path: str | os.PathLike[str], *, target_rate_hz: int | None = None) -> Audio:
+def load_audio(path: str | os.PathLike[str], *, target_rate_hz: int | None = None, data: bytes | None = None) -> Audio:
     """Read a WAV/FLAC/MP3/OGG file, mix it to mono and (optionally) resample it.
+
+    ``data``: the file's bytes, already read elsewhere (a cluster worker gets them from the
+    driver); ``path`` then only names the file in errors.
 
     Raises :class:`AudioError` naming the file and the reason when the file is missing, is not
     audio, has a corrupt header, or holds an empty, too short or silent clip.
     """
     p = Path(path)
-    if not p.exists():
+    if data is None and not p.exists():
         raise AudioError(f"{p}: no such file")
-    if p.is_dir():
+    if data is None and p.is_dir():
         raise AudioError(f"{p}: is a folder, not an audio file")
     try:
-        data, rate = sf.read(str(p), dtype="float32", always_2d=True)
+        samples, rate = sf.read(io.BytesIO(data) if data is not None else str(p), dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, ValueError, EOFError) as exc:
         raise AudioError(
             f"{p}: cannot be read as audio ({_short(exc)}); "
             f"accepted formats: {', '.join(SUPPORTED_FORMATS)}"
         ) from None
     try:
-        return prepare_array(data, rate, target_rate_hz=target_rate_hz)
+        return prepare_array(samples, rate, target_rate_hz=target_rate_hz)
     except AudioError as exc:
         raise AudioError(f"{p}: {exc}") from None
 

@@ -408,17 +408,27 @@ def emotions(as_json: bool) -> None:
         click.echo(f"  {line}")
 
 
+def _engine_options(command):
+    """Where batch and augment render their clips."""
+    for option in reversed([
+        click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+                     help="local: processes on this machine; ray: tasks on an existing Ray cluster "
+                          "(extra: emosynth[ray])."),
+        click.option("--workers", type=click.IntRange(min=1), default=None,
+                     help="Local worker processes (default: every CPU)."),
+        click.option("--ray-address", default="auto", show_default=True,
+                     help="With --engine ray: the cluster, auto (the one `ray start` made here) or ray://HOST:10001."),
+    ]):
+        command = option(command)
+    return command
+
+
 @cli.command()
 @click.argument("recipe", type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), required=True,
               help="Dataset folder: audio/, metadata.csv, manifest.jsonl, dataset_card.md. Run again to finish "
                    "an interrupted batch.")
-@click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
-              help="local: processes on this machine; ray: tasks on an existing Ray cluster (extra: emosynth[ray]).")
-@click.option("--workers", type=click.IntRange(min=1), default=None,
-              help="Local worker processes (default: every CPU).")
-@click.option("--ray-address", default="auto", show_default=True,
-              help="With --engine ray: the cluster, auto (the one `ray start` made here) or ray://HOST:10001.")
+@_engine_options
 def batch(recipe: Path, out_dir: Path, engine: str, workers: int | None, ray_address: str) -> None:
     """Make an emotional speech dataset from a RECIPE (YAML; see recipes/ and docs/batch.md).
 
@@ -445,18 +455,18 @@ def batch(recipe: Path, out_dir: Path, engine: str, workers: int | None, ray_add
 @click.option("--format", "audio_format", type=click.Choice(["flac", "wav"]), default="flac", show_default=True)
 @click.option("--sample-rate", type=click.Choice(["16000", "22050", "24000", "44100", "48000"]), default="16000",
               show_default=True)
-@click.option("--workers", type=click.IntRange(min=1), default=None, help="Worker processes (default: every CPU).")
 @click.option("--keep-speaker", type=float, default=None, metavar="SIMILARITY",
               help="Move pitch less where it would bring a variant's speaker similarity below this, e.g. 0.85 "
                    "(needs emosynth[speaker]).")
-def augment(in_dir: Path, out_dir: Path, emotions: str, audio_format: str, sample_rate: str, workers: int | None,
-            keep_speaker: float | None) -> None:
+@_engine_options
+def augment(in_dir: Path, out_dir: Path, emotions: str, audio_format: str, sample_rate: str,
+            keep_speaker: float | None, engine: str, workers: int | None, ray_address: str) -> None:
     """Emotional variants of the recordings in IN_DIR (any speaker), written to OUT_DIR with the same
     metadata.csv, manifest.jsonl and dataset card as `emosynth batch`.
 
     Each recording's pitch level and range, tempo, loudness, spectral tilt and voice quality move
     as human actors' do (`emosynth profiles`); the speaker of a file is its folder under IN_DIR.
-    Resumable like batch. Needs the extra emosynth[profiles] (pyworld). With --keep-speaker the
+    Resumable like batch, locally or on Ray. Needs the extra emosynth[profiles] (pyworld). With --keep-speaker the
     pitch change is scaled back, per recording, until the variant keeps that speaker similarity.
     """
     import yaml
@@ -472,7 +482,8 @@ def augment(in_dir: Path, out_dir: Path, emotions: str, audio_format: str, sampl
     plan = parse_recipe(text, where="augment")
     click.echo(f"{plan.name}: {plan.n_clips} clips ({len(plan.recordings)} recordings x {len(plan.emotions)} emotions) "
                f"into {out_dir}")
-    result = run_batch(plan, out_dir, workers=workers, progress=_show_progress())
+    result = run_batch(plan, out_dir, engine=engine, workers=workers, ray_address=ray_address,
+                       progress=_show_progress())
     for problem in result.failed:
         click.echo(f"skipped {problem}", err=True)
     click.echo(f"made {result.rendered_now} clips now ({result.planned - result.rendered_now} were done before); "

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import subprocess
 import sys
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -147,6 +149,9 @@ def test_cli_augment_writes_a_dataset_and_reports_a_bad_recording(recording, tmp
     card = (out / "dataset_card.md").read_text()
     assert "2 clips could not be made" in card and "speaker2/hiss.wav as anger:1.00" in card
     assert "speakers: speaker1 (2)" in card
+    licences = card[card.index("## Licences"):card.index("## Recipe")]
+    assert "under their own licence" in licences and "human prosody profiles" in licences
+    assert ("resemblyzer" in licences) == bool(keep) and "Kokoro" not in licences
 
 
 def test_without_pyworld_the_recipe_is_refused_up_front(recording, monkeypatch):
@@ -155,3 +160,47 @@ def test_without_pyworld_the_recipe_is_refused_up_front(recording, monkeypatch):
     monkeypatch.setitem(sys.modules, "pyworld", None)  # as if the extra were not installed
     with pytest.raises(MissingExtraError, match=r"emosynth\[profiles\]"):
         parse_recipe(f"name: a\nrecordings: {recording.parent}\nemotions: {{specs: [joy]}}\n")
+
+
+def _dataset(folder) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file() and ".batch" not in p.parts}
+
+
+def test_augment_on_an_existing_ray_cluster_matches_local(recording, tmp_path):
+    """`emosynth augment --engine ray --ray-address auto` on a cluster started with `ray start`
+    gives the local run's files, and a worker needs no access to the recordings: the driver sends
+    them with the tasks."""
+    from emosynth.batch import plan_items
+    from emosynth.batch.run import render_clip
+
+    pytest.importorskip("ray", reason="Ray is the extra emosynth[ray]")
+    in_dir = tmp_path / "in"
+    (in_dir / "speaker1").mkdir(parents=True)
+    (in_dir / "speaker1" / "take1.wav").write_bytes(recording.read_bytes())
+    args = [str(in_dir), "--emotions", "anger", "--sample-rate", "16000"]
+    local = subprocess.run([sys.executable, "-m", "emosynth", "augment", *args[:1], str(tmp_path / "local"), *args[1:],
+                            "--workers", "1"], capture_output=True, text=True, timeout=600)
+    assert local.returncode == 0, local.stderr
+
+    plan = parse_recipe(f"name: a\nrecordings: {in_dir}\nemotions: {{specs: [anger]}}\noutput: {{sample_rate: 16000}}\n")
+    (item,) = plan_items(plan)
+    moved = tmp_path / "elsewhere.wav"  # the path a worker would not find
+    clip = render_clip(replace(item, source=str(moved)), plan.output, plan.quality_gate,
+                       source_bytes=recording.read_bytes())
+    assert "error" not in clip.row and clip.audio == (tmp_path / "local" / clip.row["file_name"]).read_bytes()
+
+    env = {**os.environ, "RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0"}
+    ray_bin = [sys.executable, "-m", "ray.scripts.scripts"]
+    started = subprocess.run([*ray_bin, "start", "--head", "--num-cpus", "2", "--include-dashboard", "false",
+                              "--disable-usage-stats"], capture_output=True, text=True, timeout=120, env=env)
+    if started.returncode != 0:
+        pytest.skip(f"could not start a local Ray cluster: {started.stderr.strip()[-300:]}")
+    try:
+        on_ray = subprocess.run([sys.executable, "-m", "emosynth", "augment", *args[:1], str(tmp_path / "ray"), *args[1:],
+                                 "--engine", "ray", "--ray-address", "auto"],
+                                capture_output=True, text=True, timeout=600, env=env)
+    finally:
+        subprocess.run([*ray_bin, "stop", "--force"], capture_output=True, timeout=120, env=env)
+    assert on_ray.returncode == 0, on_ray.stderr
+    assert _dataset(tmp_path / "ray") == _dataset(tmp_path / "local")

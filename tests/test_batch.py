@@ -40,9 +40,9 @@ def _recipe(tmp_path: Path, text: str = RECIPE, name: str = "r.yaml") -> Path:
 
 
 def _files(folder: Path) -> dict[str, bytes]:
-    """Every file of a dataset folder but the card (it carries the date) and the run state."""
+    """Every file of a dataset folder (the card included) but the run state."""
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
-            if p.is_file() and ".batch" not in p.parts and p.name != "dataset_card.md"}
+            if p.is_file() and ".batch" not in p.parts}
 
 
 @pytest.fixture(scope="module")
@@ -66,6 +66,11 @@ def reference_run(tmp_path_factory) -> Path:
     (("builtin: neutral-en", "builtin: nope"), "unknown built-in text set 'nope'; built in: neutral-en"),
     (("name: test-grid\n", ""), "missing 'name'"),
     (("seed: 7", "seed: -1"), "'seed' must be a whole number >= 0"),
+    (("intensities: [1.0]", "intensities: 1.0"), "'emotions: intensities' must be a list of numbers, e.g. [0.5, 1.0], got 1.0"),
+    (("intensities: [1.0]", "intensities: [1.0]\n  va_grid: {valence: 0.5, arousal: [0.2]}"),
+     "'emotions: va_grid: valence' must be a list of numbers"),
+    (("intensities: [1.0]", "intensities: [1.0]\n  va_grid: {valence: [0.5], arousal: [high]}"),
+     "'emotions: va_grid: arousal' must be a list of numbers, e.g. [-0.5, 0.5], got ['high']"),
 ])
 def test_recipe_errors_say_what_is_wrong(change, message):
     with pytest.raises(RecipeError) as err:
@@ -129,7 +134,11 @@ def test_dataset_folder_matches_its_manifest(reference_run):
         face = np.load(out / "face" / (Path(row["file_name"]).stem + ".npy"))
         assert face.shape[1] == 52 and abs(face.shape[0] / 30 - row["duration_s"]) < 0.1
     card = (out / "dataset_card.md").read_text()
-    assert "- clips: 4" in card and "| joy | 2 |" in card and "CC BY-NC-SA" in card and "name: test-grid" in card
+    assert "- clips: 4" in card and "| joy | 2 |" in card and "name: test-grid" in card
+    licences = card[card.index("## Licences"):card.index("## Recipe")]
+    for source in ("Kokoro-82M", "emotion tokens", "Whisper tiny.en", "CC BY-NC-SA 4.0", "phoneme timings",
+                   "non-commercial use only"):
+        assert source in licences, source
 
 
 def test_same_output_with_two_workers(reference_run, tmp_path):

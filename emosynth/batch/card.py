@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from datetime import date
-
 from .. import __version__
 from ..emotions import PRIMARY_EMOTIONS
 from ..voice.voices import load_voice
@@ -38,6 +36,34 @@ def _agreement_table(rows: list[dict]) -> list[str]:
     return lines
 
 
+_RAVDESS = "CC BY-NC-SA 4.0, derived from RAVDESS (Livingstone & Russo 2018): non-commercial, share-alike"
+
+
+def _licences(recipe: Recipe, rows: list[dict]) -> list[str]:
+    """Every source whose terms reach the clips or the labels. The RAVDESS-derived parts (tokens,
+    profiles, recognizer, audio-to-mouth model) make the dataset non-commercial as a whole."""
+    if recipe.recordings:
+        lines = [f"- recordings: {len(recipe.recordings)} files under {recipe.recordings_root}, under their own licence",
+                 "- the emotional change (emosynth's human prosody profiles, applied with WORLD via pyworld, MIT): "
+                 + _RAVDESS]
+    else:
+        voices = "; ".join(sorted({load_voice(v).licence for v in recipe.voices}))
+        lines = ["- speech model: Kokoro-82M (hexgrad), Apache-2.0",
+                 f"- voices: {voices} (Kokoro-82M voice packs)",
+                 f"- emotion tokens (voices/tokens/, fitted to human prosody profiles): {_RAVDESS}",
+                 f"- texts: {recipe.text_source}"]
+    lines += ["- recognizer labels: emosynth's recognizer weights, " + _RAVDESS
+              + "; its features come from Whisper tiny.en's encoder (OpenAI, MIT)"]
+    if any(r.get("speaker_similarity") is not None for r in rows):
+        lines.append("- speaker similarity: resemblyzer's speaker encoder, Apache-2.0")
+    if recipe.output.face:
+        lines.append("- face curves: emosynth's animator (Apache-2.0)" + (
+            "; the mouth from emosynth's audio-to-mouth model (emosynth/models/audio_face.npz), " + _RAVDESS
+            if recipe.recordings else ", the mouth from the voice's exact phoneme timings"))
+    lines.append("- emosynth code: Apache-2.0. Taken together the dataset is for non-commercial use only.")
+    return lines
+
+
 def dataset_card(recipe: Recipe, rows: list[dict], failed: list[dict] = ()) -> str:
     """Markdown card for a finished (or partly finished) batch: ``rows`` of the clips made (kept
     or dropped), ``failed`` those of recordings that could not be used."""
@@ -49,17 +75,11 @@ def dataset_card(recipe: Recipe, rows: list[dict], failed: list[dict] = ()) -> s
     against = "the original recording" if recipe.recordings else "the voice's own neutral speech"
     per_voice = Counter(r["voice"] for r in kept)
     per_emotion = Counter(r["emotion"] for r in kept)
-    if recipe.recordings:
-        voice_lines = [f"- recordings: {len(recipe.recordings)} files under {recipe.recordings_root}, "
-                       "under their own licence; emosynth only changed their delivery (WORLD, pyworld: MIT)"]
-    else:
-        licences = "; ".join(sorted({load_voice(v).licence for v in recipe.voices}))
-        voice_lines = [f"- voices: {licences} (Kokoro-82M voice packs, hexgrad) with emosynth's emotion tokens",
-                       "- speech model: Kokoro-82M, Apache-2.0"]
+    licence_lines = _licences(recipe, rows)
     lines = [
         f"# {recipe.name}", "",
         recipe.description or "Emotional speech made with emosynth.", "",
-        f"Made with emosynth {__version__} on {date.today().isoformat()}. Layout: Hugging Face `audiofolder` "
+        f"Made with emosynth {__version__}. Layout: Hugging Face `audiofolder` "
         "(`metadata.csv`, `file_name` first; the same rows in `manifest.jsonl`).", "",
         "## Contents", "",
         f"- clips: {len(kept)} ({hours * 60:.1f} minutes of speech) of {recipe.n_clips} planned",
@@ -83,11 +103,7 @@ def dataset_card(recipe: Recipe, rows: list[dict], failed: list[dict] = ()) -> s
         "The recognizer often hears emosynth's emotional speech as neutral (docs/voice.md, docs/batch.md): "
         "treat `emotion` as what was requested and `label` as one judge's reading.", "",
         "## Licences", "",
-        *voice_lines,
-        "- recognizer labels: emosynth's recognizer weights, CC BY-NC-SA 4.0 (trained on RAVDESS, "
-        "non-commercial); the labels it wrote inherit that caution",
-        *(["- face curves: emosynth's animator (Apache-2.0)"] if recipe.output.face else []),
-        *([] if recipe.recordings else [f"- texts: {recipe.text_source}"]), "",
+        *licence_lines, "",
         "## Recipe", "", "```yaml", recipe.source_text.rstrip(), "```", "",
     ]
     return "\n".join(lines)

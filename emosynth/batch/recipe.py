@@ -266,6 +266,14 @@ def _spec(text: Any, where: str, place: str) -> EmotionSpec:
         raise RecipeError(f"{where}: {place}: {exc}") from None
 
 
+def _numbers(value: Any, where: str, place: str, example: str) -> list[float]:
+    """A non-empty list of numbers (what each grid axis and the intensities are)."""
+    if not isinstance(value, list) or not value or not all(
+            isinstance(x, (int, float)) and not isinstance(x, bool) for x in value):
+        raise RecipeError(f"{where}: '{place}' must be a list of numbers, e.g. {example}, got {value!r}")
+    return value
+
+
 def _emotions(value: Any, where: str) -> tuple[EmotionSpec, ...]:
     if not isinstance(value, dict):
         raise RecipeError(f"{where}: 'emotions' must be a mapping with keys {', '.join(_EMOTION_KEYS)}")
@@ -280,10 +288,7 @@ def _emotions(value: Any, where: str) -> tuple[EmotionSpec, ...]:
         primaries = [e for e in PRIMARY_EMOTIONS if e != "neutral"]
     if not isinstance(primaries, list):
         raise RecipeError(f"{where}: 'emotions: primaries' must be 'all' or a list of primaries")
-    intensities = value.get("intensities", [1.0])
-    if not isinstance(intensities, list) or not intensities or not all(
-            isinstance(x, (int, float)) and not isinstance(x, bool) for x in intensities):
-        raise RecipeError(f"{where}: 'emotions: intensities' must be a list of numbers, e.g. [0.5, 1.0]")
+    intensities = _numbers(value.get("intensities", [1.0]), where, "emotions: intensities", "[0.5, 1.0]")
     for name in primaries:
         base = _spec(name, where, "emotions: primaries")
         if base.kind != "primary":
@@ -299,8 +304,8 @@ def _emotions(value: Any, where: str) -> tuple[EmotionSpec, ...]:
     if grid is not None:
         if not isinstance(grid, dict) or set(grid) != {"valence", "arousal"}:
             raise RecipeError(f"{where}: 'emotions: va_grid' must be {{valence: [...], arousal: [...]}}")
-        for v in grid["valence"]:
-            for a in grid["arousal"]:
+        for v in _numbers(grid["valence"], where, "emotions: va_grid: valence", "[-0.5, 0.5]"):
+            for a in _numbers(grid["arousal"], where, "emotions: va_grid: arousal", "[-0.5, 0.5]"):
                 specs.append(_spec(f"va:{v},{a}", where, "emotions: va_grid"))
     unique = tuple(dict.fromkeys(specs))  # a repeated condition would only repeat clips
     if not unique:

@@ -100,18 +100,19 @@ def _encode(audio: np.ndarray, rate_in: int, output: OutputSpec) -> tuple[bytes,
     return buf.getvalue(), len(audio) / output.sample_rate
 
 
-def render_clip(item: BatchItem, output: OutputSpec, gate: QualityGate) -> RenderedClip:
-    """Speak one item, score it and build its metadata row."""
+def render_clip(item: BatchItem, output: OutputSpec, gate: QualityGate, source_bytes: bytes | None = None) -> RenderedClip:
+    """Speak (or, for a recording, augment) one item, score it and build its metadata row.
+    ``source_bytes``: the recording's file, read by the caller (workers without its disk)."""
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(1):  # numeric libraries on one thread everywhere, so every engine gives the same bits
-        return _render_clip(item, output, gate)
+        return _render_clip(item, output, gate, source_bytes)
 
 
-def _render_clip(item: BatchItem, output: OutputSpec, gate: QualityGate) -> RenderedClip:
+def _render_clip(item: BatchItem, output: OutputSpec, gate: QualityGate, source_bytes: bytes | None) -> RenderedClip:
     if item.source:
         try:
-            audio_in, rate, scores, similarity, track = _augmented(item, output)
+            audio_in, rate, scores, similarity, track = _augmented(item, output, source_bytes)
         except EmosynthError as exc:  # one unusable recording must not stop the batch: reported in the card
             return RenderedClip(clip_id=item.clip_id, audio=b"", track=None,
                                 row={"file_name": f"audio/{item.clip_id}.{output.format}", "error": str(exc),
@@ -156,12 +157,12 @@ def _speaker_similarity(a: np.ndarray, b: np.ndarray, rate: int) -> float | None
     return cosine_similarity(enc.embed(a16), enc.embed(b16))
 
 
-def _augmented(item: BatchItem, output: OutputSpec):
+def _augmented(item: BatchItem, output: OutputSpec, source_bytes: bytes | None):
     """A recording moved toward the item's emotion, read against the recording itself."""
     from ..audio import load_audio
     from ..augment import WORK_RATE_HZ, augment
 
-    source = load_audio(item.source, target_rate_hz=WORK_RATE_HZ)
+    source = load_audio(item.source, target_rate_hz=WORK_RATE_HZ, data=source_bytes)
     variant = augment(source.samples, WORK_RATE_HZ, item.emotion, keep_speaker=item.keep_speaker)
     audio = variant.audio
     recognizer = _recognizer()
@@ -214,16 +215,35 @@ def _connect_ray(address: str | None):
 
 
 def _ray(todo: list[BatchItem], recipe: Recipe, address: str | None) -> Iterator[RenderedClip]:
+    """Clips rendered on the cluster. Recordings travel with their tasks (the nodes need not share
+    the driver's disk), so only a window of tasks is in flight at a time, not the whole corpus."""
     ray = _connect_ray(address)
     remote = ray.remote(num_cpus=1)(render_clip)
-    pending = [remote.remote(item, recipe.output, recipe.quality_gate) for item in todo]
+    window = 2 * max(1, int(ray.cluster_resources().get("CPU", 1)))
+    queue = iter(todo)
+    pending: list = []
     try:
-        while pending:
+        while True:
+            for item in queue:
+                source = _read_source(item) if item.source else None
+                pending.append(remote.remote(item, recipe.output, recipe.quality_gate, source))
+                if len(pending) >= window:
+                    break
+            if not pending:
+                return
             done, pending = ray.wait(pending, num_returns=1)
             yield ray.get(done[0])
     finally:
         for ref in pending:
             ray.cancel(ref, force=True)
+
+
+def _read_source(item: BatchItem) -> bytes | None:
+    """The recording's bytes; None where it cannot be read (the worker then reports why)."""
+    try:
+        return Path(item.source).read_bytes()
+    except OSError:
+        return None
 
 
 # -- the folder -----------------------------------------------------------------------------------
