@@ -5,7 +5,8 @@ and resynthesised with the cues that human actors change from their neutral to e
 (RAVDESS, normal intensity; ``emosynth profiles``), the same measured profiles the voice's emotion
 tokens start from:
 
-* F0 level (semitones) and range (the contour's deviations from the median, scaled);
+* F0 level (semitones), range (the contour's deviations from the median, scaled) and contour
+  (the trend of F0 over the utterance, semitones a second, tilted about its middle);
 * tempo (the frame sequence re-timed, pitch kept);
 * spectral tilt: the alpha-ratio change (energy above 1 kHz against below), as a smooth gain
   that rises from 700 Hz to 1.5 kHz;
@@ -54,16 +55,19 @@ class VoiceChange:
     level_db: float = 0.0
     tilt_db: float = 0.0  # alpha-ratio change: > 0 more energy above 1 kHz (more vocal effort)
     hnr_db: float = 0.0  # < 0: rougher, breathier
+    f0_slope_st_per_s: float = 0.0  # the contour's trend: > 0 rises more (or falls less) over the utterance
 
     def with_pitch_scaled(self, share: float) -> "VoiceChange":
         """The same change with its pitch level and range moves scaled by ``share``."""
-        return replace(self, f0_shift_st=self.f0_shift_st * share, f0_range_log2=self.f0_range_log2 * share)
+        return replace(self, f0_shift_st=self.f0_shift_st * share, f0_range_log2=self.f0_range_log2 * share,
+                       f0_slope_st_per_s=self.f0_slope_st_per_s * share)
 
     def as_tuple(self) -> tuple[float, ...]:
-        return (self.f0_shift_st, self.f0_range_log2, self.tempo_log2, self.level_db, self.tilt_db, self.hnr_db)
+        return (self.f0_shift_st, self.f0_range_log2, self.tempo_log2, self.level_db, self.tilt_db, self.hnr_db,
+                self.f0_slope_st_per_s)
 
     def to_dict(self) -> dict[str, float]:
-        names = ("f0_shift_st", "f0_range_log2", "tempo_log2", "level_db", "tilt_db", "hnr_db")
+        names = ("f0_shift_st", "f0_range_log2", "tempo_log2", "level_db", "tilt_db", "hnr_db", "f0_slope_st_per_s")
         return {k: round(v, 4) for k, v in zip(names, self.as_tuple())}
 
 
@@ -75,7 +79,7 @@ def voice_change(emotion: str | EmotionSpec, gender: str) -> VoiceChange:
     spec = parse_emotion(emotion)
     prosody = human_tokens(gender)
     profiles = load_human_profiles()
-    total = np.zeros(6)
+    total = np.zeros(7)
     for name, w in zip(PRIMARY_EMOTIONS, spec.weights):
         if w == 0.0:
             continue
@@ -88,7 +92,7 @@ def voice_change(emotion: str | EmotionSpec, gender: str) -> VoiceChange:
 
         c = prosody[name]
         total += w * np.array([c.f0_shift_st, c.f0_range_log2, c.tempo_log2, c.loudness_db,
-                               cue("alpha_ratio_diff_db"), cue("hnr_diff_db")])
+                               cue("alpha_ratio_diff_db"), cue("hnr_diff_db"), cue("f0_slope_diff_st_per_s")])
     return VoiceChange(*map(float, total))
 
 
@@ -171,12 +175,17 @@ def _render(a: _Analysis, change: VoiceChange) -> np.ndarray:
     pw = require_world()
     f0, sp, ap, median_hz = a.f0, a.sp, a.ap, a.median_hz
     voiced = f0 > 0
-    # pitch: level and range around the median, in semitones
+    n_out = max(2, int(round(len(f0) * 2.0 ** -change.tempo_log2)))
+    # pitch: level, range around the median and the trend, in semitones. The trend is steeper by
+    # the re-timing to come, so the result has the asked slope, and the tilted contour is moved
+    # back so its median stays where the level change puts it (the profiles' level is a median).
     st = 12.0 * np.log2(np.where(voiced, f0, median_hz) / median_hz)
     st = st * 2.0 ** change.f0_range_log2 + change.f0_shift_st
+    seconds = np.arange(len(f0)) * _FRAME_MS / 1000.0
+    tilted = st + change.f0_slope_st_per_s * (n_out / len(f0)) * seconds
+    st = tilted + (np.median(st[voiced]) - np.median(tilted[voiced]))
     f0 = np.where(voiced, median_hz * 2.0 ** (st / 12.0), 0.0)
     # tempo: re-time the frames; voicing follows the nearest frame so no voiced edge is smeared
-    n_out = max(2, int(round(len(f0) * 2.0 ** -change.tempo_log2)))
     if n_out != len(f0):
         near = np.round(np.linspace(0, len(f0) - 1, n_out)).astype(int)
         f0 = np.where(voiced[near], _retime(np.where(voiced, f0, median_hz), n_out), 0.0)

@@ -73,6 +73,41 @@ def test_augmented_recording_moves_the_cues_it_is_asked_to(recording):
         assert np.sign(tilt) == np.sign(change.tilt_db) and abs(tilt - change.tilt_db) < 2.0, spec
 
 
+@pytest.mark.parametrize("tempo_log2", [0.0, 0.4])
+def test_contour_trend_moves_by_the_asked_slope(recording, monkeypatch, tempo_log2):
+    """The F0 contour handed to WORLD has its trend changed by the asked semitones a second over
+    the output's time, also when the recording is re-timed, with its median kept; and without
+    re-timing, the profiles' own measure reads the change back from the audio."""
+    import emosynth.augment as aug
+    from emosynth.profiles.measure import measure_clip
+
+    x, rate = sf.read(recording)
+    contours, measured = {}, {}
+    synthesize = pw.synthesize
+
+    def spy(f0, *args):
+        contours[slope] = f0.copy()
+        return synthesize(f0, *args)
+
+    monkeypatch.setattr(pw, "synthesize", spy)
+    for slope in (0.0, 3.0):
+        monkeypatch.setattr(aug, "voice_change", lambda emotion, gender, slope=slope: aug.VoiceChange(
+            tempo_log2=tempo_log2, f0_slope_st_per_s=slope))
+        measured[slope] = measure_clip(augment(x, rate, "joy").audio, WORK_RATE_HZ)
+
+    def trend_and_median(f0):
+        voiced = f0 > 0
+        st, seconds = 12 * np.log2(f0[voiced]), np.flatnonzero(voiced) * 0.005
+        return np.polyfit(seconds, st, 1)[0], np.median(st)
+
+    (s0, m0), (s3, m3) = trend_and_median(contours[0.0]), trend_and_median(contours[3.0])
+    assert s3 - s0 == pytest.approx(3.0, abs=0.05) and m3 == pytest.approx(m0, abs=0.1)
+    if tempo_log2 == 0.0:
+        assert measured[3.0].f0_slope_st_per_s - measured[0.0].f0_slope_st_per_s == pytest.approx(3.0, abs=0.5)
+    # the profiles carry the trend too: an emotion's change has one
+    assert voice_change("surprise", "female").f0_slope_st_per_s > 1.0
+
+
 def test_keep_speaker_scales_back_the_pitch_until_the_speaker_is_kept(recording):
     """With a floor just above what the full change keeps, the pitch moves less (every other cue as
     before) and the variant reaches the floor; where the floor is already met nothing changes."""

@@ -98,6 +98,38 @@ def test_expressions_show_their_action_units(speech):
     assert joy.curve("cheekSquintRight")[steady].mean() > 0.4
 
 
+VISEME_TEXT = "Five foolish wolves move over the wooden bridge."
+
+
+def test_expressions_never_undo_a_viseme(synth):
+    """Over f and v the lower lip stays tucked, over w, oo and o the lips stay rounded, whatever
+    the expression adds (joy's and anger's parted lips, fear's stretched ones)."""
+    neutral_utt = synth.say(VISEME_TEXT, score=False)
+    neutral = animate_utterance(neutral_utt)
+    centres = {"tuck": [], "round": []}
+    for p in neutral_utt.phonemes:
+        kind = "tuck" if p.symbol in "fv" else "round" if p.symbol in "wuʊO" else None
+        if kind:
+            centres[kind].append(int(round((p.start_sample + p.end_sample) / 2 / neutral_utt.sample_rate_hz * 30)))
+    assert len(centres["tuck"]) >= 4 and len(centres["round"]) >= 5
+    tuck = [neutral.curve("mouthRollLower")[f] for f in centres["tuck"]]
+    rounding = [neutral.curve("mouthPucker")[f] for f in centres["round"]]
+    assert sum(t > 0.225 for t in tuck) >= 3 and sum(r > 0.325 for r in rounding) >= 3  # most visemes are formed
+    for emotion in ("joy", "anger:1.5", "fear", "surprise"):
+        # the neutral speech's timings with an emotion's face: only the expression differs
+        track = animate(neutral_utt.audio, neutral_utt.sample_rate_hz, neutral_utt.phonemes, emotion=emotion)
+        assert track.curve("mouthLowerDownLeft")[15:].max() > 0.3 or track.curve("mouthStretchLeft")[15:].max() > 0.3
+        for f, kept in zip(centres["tuck"], tuck):
+            assert track.curve("mouthRollLower")[f] >= kept - 1e-6, (emotion, f)
+            if kept > 0.225:  # formed: the lower lip does not drop
+                assert track.curve("mouthLowerDownLeft")[f] <= neutral.curve("mouthLowerDownLeft")[f] + 1e-6, (emotion, f)
+        for f, kept in zip(centres["round"], rounding):
+            assert track.curve("mouthPucker")[f] >= kept - 1e-6, (emotion, f)
+            if kept > 0.325:  # formed: the corners are not pulled apart (a smile may lift them)
+                spread = track.curve("mouthStretchLeft")[f] + track.curve("mouthDimpleLeft")[f]
+                assert spread <= neutral.curve("mouthStretchLeft")[f] + neutral.curve("mouthDimpleLeft")[f] + 1e-6, (emotion, f)
+
+
 def test_intensity_mixture_and_negation_work_like_the_voice(speech):
     utt = speech["neutral"]
     args = (utt.audio, utt.sample_rate_hz, utt.phonemes)

@@ -78,6 +78,7 @@ def test_glide_gives_its_median_and_range(tracker):
     assert m.f0_median_st == pytest.approx(12.0, abs=0.35)
     assert m.f0_range_st == pytest.approx(3.6, abs=0.5)
     assert m.f0_sd_st == pytest.approx(4 / math.sqrt(12), abs=0.15)
+    assert m.f0_slope_st_per_s == pytest.approx(4.0 / 1.5, abs=0.2)  # the contour's trend: 4 st in 1.5 s
     assert m.voiced_fraction > 0.9
     assert m.hnr_db > 25  # a clean harmonic tone
 

@@ -26,7 +26,7 @@ from .audio_model import AudioFaceModel
 from .expression import expression_layer
 from .life import blink_curve, gaze_path, gaze_weights, head_motion
 from .track import FRAME_RATES, BlendshapeTrack
-from .visemes import close_lips, loudness_envelope, mouth_segments, mouth_weights
+from .visemes import close_lips, keep_visemes, loudness_envelope, mouth_segments, mouth_weights
 
 if TYPE_CHECKING:
     from ..recognizer import Recognizer
@@ -90,6 +90,7 @@ def animate(
         weights, closed = mouth_weights(segments, times, loudness)
         mouth = ("phoneme timings aligned to the words (emosynth.face.align)" if aligned else "phoneme timings") + \
             " (dominance coarticulation) and loudness"
+    mouth_layer = weights
     onset = np.clip(times / _EXPRESSION_ONSET_S, 0.0, 1.0)[:, None]
     weights = weights + onset * expression_layer(spec)[None, :]
 
@@ -104,7 +105,8 @@ def animate(
     head = head_motion(n, fps, arousal, loudness, rng)
 
     weights = np.clip(weights, 0.0, 1.0)
-    close_lips(weights, closed)
+    keep_visemes(weights, mouth_layer)  # the expression never undoes a viseme ...
+    close_lips(weights, closed)  # ... nor a closure
     info = {"emotion": spec.to_dict(), "fps": fps, "seed": seed, "arousal": round(arousal, 4),
             "mouth": mouth, "expression": "FACS prototypes"}
     return BlendshapeTrack(fps=fps, weights=weights.astype(np.float32), head_rotation=head, gaze=gaze, info=info)

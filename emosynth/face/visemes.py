@@ -23,7 +23,7 @@ import numpy as np
 from .arkit import index_of
 
 __all__ = ["VISEME_POSES", "PHONEME_VISEMES", "MouthSegment", "mouth_segments", "mouth_weights",
-           "LIP_OPENING_SHAPES", "loudness_envelope", "lips_apart", "close_lips"]
+           "LIP_OPENING_SHAPES", "loudness_envelope", "lips_apart", "close_lips", "keep_visemes"]
 
 _L, _R = "Left", "Right"
 
@@ -169,3 +169,36 @@ def close_lips(weights: np.ndarray, closed: np.ndarray) -> None:
     weights[closed, index_of("mouthClose")] = weights[closed, jaw]  # ARKit: lips shut over the open jaw
     for shape in LIP_OPENING_SHAPES:
         weights[closed, index_of(shape)] = 0.0
+
+
+# What makes f/v and rounded sounds readable, and which shapes of other layers would undo it. A
+# viseme counts as formed (fully protected) from half its target: coarticulation and quiet speech
+# rarely let it reach the whole of it.
+_TUCK, _FULL_TUCK = "mouthRollLower", 0.5 * VISEME_POSES["FF"][0]["mouthRollLower"]  # lower lip under the upper teeth
+_ROUNDING = {"mouthPucker": 0.5 * VISEME_POSES["OO"][0]["mouthPucker"],
+             "mouthFunnel": 0.5 * VISEME_POSES["OH"][0]["mouthFunnel"]}
+_DROPS_LOWER_LIP = ("mouthLowerDownLeft", "mouthLowerDownRight")  # e.g. AU25's parting in joy and anger
+# AU20 and AU14 pull the corners straight apart, against AU18's rounding. AU12's smile stays: it
+# lifts the corners over the rounded lips, and withholding it made a smiling face read as neutral
+# or sad on every rounded vowel (the `fer` judge's joy share fell from about 0.9 to 0.6-0.8 on our
+# tuning sentences).
+_SPREADS_CORNERS = ("mouthStretchLeft", "mouthStretchRight", "mouthDimpleLeft", "mouthDimpleRight")
+
+
+def keep_visemes(weights: np.ndarray, mouth: np.ndarray) -> None:
+    """Keep the mouth layer's f/v and rounded visemes readable under the other layers, in place.
+
+    ``mouth`` is the mouth layer alone (n, 52); ``weights`` the face with expression and life added.
+    The lower lip's tuck and the lips' rounding never fall below the mouth layer's, and the other
+    layers lose their share of what would undo them, wholly where the viseme is formed and in
+    proportion where it is partly: a lower lip pulled down (over f, v) and corners pulled straight
+    apart (over w, oo, o, sh)."""
+    tuck = np.clip(mouth[:, index_of(_TUCK)] / _FULL_TUCK, 0.0, 1.0)
+    rounding = np.clip(np.max([mouth[:, index_of(s)] / full for s, full in _ROUNDING.items()], axis=0), 0.0, 1.0)
+    for shape in (_TUCK, *_ROUNDING):
+        i = index_of(shape)
+        weights[:, i] = np.maximum(weights[:, i], mouth[:, i])
+    for shapes, strength in ((_DROPS_LOWER_LIP, tuck), (_SPREADS_CORNERS, rounding)):
+        for shape in shapes:
+            i = index_of(shape)
+            weights[:, i] = mouth[:, i] + (1.0 - strength) * (weights[:, i] - mouth[:, i])

@@ -163,6 +163,8 @@ CUES: tuple[CueDefinition, ...] = (
     CueDefinition("hnr_diff_db", "hnr_db", "difference", "dB", "HNR change; < 0 is rougher or breathier"),
     CueDefinition("voiced_fraction_diff", "voiced_fraction", "difference", "fraction",
                   "change of the voiced share of the speaking span"),
+    CueDefinition("f0_slope_diff_st_per_s", "f0_slope_st_per_s", "difference", "st/s",
+                  "change of the F0 contour's trend (line fitted over the utterance); > 0 rises more or falls less"),
 )
 _CUE_BY_NAME = {c.name: c for c in CUES}
 
@@ -422,6 +424,7 @@ def _field_comment(name: str) -> str:
         "hammarberg_db": "strongest peak 0-2 kHz minus strongest peak 2-5 kHz, mean over voiced frames, dB",
         "hnr_db": "autocorrelation harmonics-to-noise ratio, mean over voiced frames, dB",
         "voiced_fraction": "voiced frames / frames of the speaking span",
+        "f0_slope_st_per_s": "slope of a line fitted to voiced F0 (semitones) over time, semitones per second",
     }[name]
 
 

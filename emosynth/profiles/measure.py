@@ -24,7 +24,7 @@ from ..recognizer.corpus import LabelledClip
 
 
 # -- analysis settings (changing any of these changes the shipped numbers: bump SCHEMA) ------
-SCHEMA = "emosynth-human-prosody-profiles/1"
+SCHEMA = "emosynth-human-prosody-profiles/2"
 FRAME_PERIOD_MS = 5.0
 #: Pitch search range. Wide enough for male creak and for strong fear and surprise in female
 #: voices (RAVDESS actresses reach about 600 Hz); errors outside it are rarer than inside.
@@ -85,6 +85,7 @@ class ProsodyMeasures:
     hammarberg_db: float  # strongest peak 0-2 kHz minus strongest 2-5 kHz, dB, mean over voiced
     hnr_db: float  # harmonics-to-noise ratio (autocorrelation), dB, mean over voiced frames
     voiced_fraction: float  # voiced frames / frames of the speaking span, 0..1
+    f0_slope_st_per_s: float  # the contour's trend: slope of a line fitted to voiced F0 (st) over time
 
     def rounded(self, decimals: int = _ROUND_DECIMALS) -> ProsodyMeasures:
         """A copy with every number rounded, as the shipped file stores them."""
@@ -177,6 +178,7 @@ def measure_clip(
         hammarberg_db=hammarberg,
         hnr_db=_mean_hnr_db(x, centers[steady], f0_voiced, fs),
         voiced_fraction=min(1.0, int(voiced.sum()) / n_span),
+        f0_slope_st_per_s=float(np.polyfit(times[steady], st, 1)[0]),
     )
 
 
