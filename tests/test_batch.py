@@ -183,7 +183,7 @@ def test_kill_9_then_resume_finishes_without_damage(reference_run, tmp_path):
     assert _files(out) == _files(reference_run)
 
 
-def test_gate_drop_and_folder_guard(tmp_path):
+def test_gate_drop_and_folder_guard(tmp_path, monkeypatch):
     recipe = load_recipe(_recipe(tmp_path, RECIPE.replace("primaries: [joy]", "primaries: []")
                                  .replace("neutral: true", "neutral: true\n  specs: [anger]")
                                  .replace("per_condition: 2", "per_condition: 1")
@@ -197,6 +197,16 @@ def test_gate_drop_and_folder_guard(tmp_path):
     assert f"- dropped (no file): {result.dropped}" in (out / "dataset_card.md").read_text()
     with pytest.raises(RecipeError, match="different recipe"):
         run_batch(parse_recipe(RECIPE), out, workers=1, progress=False)
+    before = _files(out)
+    assert run_batch(recipe, out, workers=1, progress=False).rendered_now == 0  # the same recipe: nothing to redo
+    # the same recipe after an upgrade changed the voices, tokens, profiles or models: not mixed in
+    import emosynth.batch.plan as plan
+
+    digest = plan.assets_digest()
+    monkeypatch.setattr(plan, "assets_digest", lambda: digest[::-1])
+    with pytest.raises(RecipeError, match="another emosynth"):
+        run_batch(recipe, out, workers=1, progress=False)
+    assert _files(out) == before
     (tmp_path / "busy").mkdir()
     (tmp_path / "busy" / "mine.txt").write_text("keep me")
     with pytest.raises(RecipeError, match="not empty"):

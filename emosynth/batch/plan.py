@@ -12,13 +12,14 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from ..emotions import EmotionSpec
 from .recipe import Recipe
 
-__all__ = ["BatchItem", "plan_items", "plan_fingerprint"]
+__all__ = ["BatchItem", "plan_items", "plan_fingerprint", "assets_digest"]
 
 
 @dataclass(frozen=True)
@@ -80,10 +81,29 @@ def plan_items(recipe: Recipe) -> list[BatchItem]:
     return items
 
 
+def assets_digest() -> str:
+    """A digest of the shipped data that shapes every clip: voice catalogue, emotion tokens and
+    neutral references, the human prosody profiles, the recognizer and audio-to-mouth weights.
+    Resuming a folder after any of them changed would mix clips made two ways."""
+    from importlib import resources
+
+    from .. import __version__
+    from ..voice.voices import assets_dir
+
+    package = Path(str(resources.files("emosynth")))
+    files = sorted(p for p in assets_dir().rglob("*") if p.is_file() and p.suffix in (".json", ".flac", ".npy", ".npz"))
+    files += [package / "data" / "human_prosody_profiles.json", *sorted((package / "models").glob("*.npz"))]
+    digest = hashlib.sha256(__version__.encode())
+    for path in files:
+        digest.update(path.name.encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
 def plan_fingerprint(recipe: Recipe, items: list[BatchItem]) -> str:
-    """A digest of everything that decides the files: a folder made by one plan is only resumed
-    by the same plan."""
-    body = {"output": [recipe.output.format, recipe.output.sample_rate, recipe.output.face],
+    """A digest of everything that decides the files: a folder made by one plan (with the same
+    shipped voices, profiles and models) is only resumed by the same plan."""
+    body = {"assets": assets_digest(),
+            "output": [recipe.output.format, recipe.output.sample_rate, recipe.output.face],
             "gate": [recipe.quality_gate.min_probability, recipe.quality_gate.action],
             **({"keep_speaker": recipe.keep_speaker} if recipe.keep_speaker is not None else {}),
             "items": [[i.clip_id, i.text, i.voice, i.emotion.text, i.face_seed, i.source] for i in items]}

@@ -258,8 +258,9 @@ def _check_folder(out_dir: Path, fingerprint: str, recipe: Recipe) -> Path:
     stamp = state / "plan.sha256"
     if stamp.exists():
         if stamp.read_text().strip() != fingerprint:
-            raise RecipeError(f"{out_dir} holds a dataset made from a different recipe (or seed); "
-                              "give a new --out folder, or delete this one to start again")
+            raise RecipeError(f"{out_dir} holds a dataset made from a different recipe (or seed), or with other "
+                              "voices, emotion tokens, profiles or models (another emosynth); give a new --out "
+                              "folder, or delete this one to start again")
     elif out_dir.exists() and any(p.name != _STATE for p in out_dir.iterdir()):
         raise RecipeError(f"{out_dir} is not empty and is not an emosynth batch folder; give a new or empty --out folder")
     (state / "rows").mkdir(parents=True, exist_ok=True)
