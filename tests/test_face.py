@@ -161,6 +161,31 @@ def test_life_is_seeded_and_livelier_with_arousal(speech):
     assert blinks(0.8) > blinks(0.0) > blinks(-0.8)
 
 
+def test_head_and_brows_follow_the_pitch_rises():
+    """The same words and timings spoken with a wider F0 range (the backbone's own control) raise
+    the brows more, and the head's pitch moves with the rises, whatever else the face does."""
+    from emosynth.face.life import pitch_accents
+    from emosynth.voice.backbone import Backbone
+    from emosynth.voice.text import text_to_chunks
+
+    backbone = Backbone.load()
+    ids = text_to_chunks("We painted the fence white over the long weekend, and then we rested.")[0].token_ids
+    out = {r: backbone.synthesize(ids, "jm_kumo", f0_range=r) for r in (0.3, 2.0)}
+    tracks = {r: animate(o.audio, o.sample_rate_hz, emotion="neutral", seed=0) for r, o in out.items()}
+    brows = {r: t.curve("browInnerUp").std() for r, t in tracks.items()}
+    assert brows[2.0] > 2 * brows[0.3]
+    # the accents found from the audio follow the decoder's own F0: high where it is high
+    o = out[2.0]
+    times = np.arange(tracks[2.0].n_frames) / 30
+    accents = pitch_accents(o.audio, o.sample_rate_hz, times, loudness_envelope(o.audio, o.sample_rate_hz, times))
+    f0 = np.interp(times, np.arange(len(o.f0_hz)) * o.f0_step_s, o.f0_hz)
+    voiced = f0 > 50
+    assert np.corrcoef(accents[voiced], np.log(f0[voiced]))[0, 1] > 0.6
+    # same seed, same timings: what differs in the head's pitch is the lift on the rises
+    lift = tracks[2.0].head_rotation[:, 1] - tracks[0.3].head_rotation[:, 1]
+    assert np.corrcoef(lift, accents)[0, 1] > 0.5
+
+
 def test_formats_keep_names_and_orders(speech, tmp_path):
     track = animate_utterance(speech["joy"], fps=60)
     csv_path, json_path, npy_path = (track.save(tmp_path / f"t{s}") for s in (".csv", ".json", ".npy"))

@@ -24,7 +24,7 @@ from ..errors import FaceError
 from .arkit import index_of
 from .audio_model import AudioFaceModel
 from .expression import expression_layer
-from .life import blink_curve, gaze_path, gaze_weights, head_motion
+from .life import BROW_ACCENT, blink_curve, gaze_path, gaze_weights, head_motion, pitch_accents
 from .track import FRAME_RATES, BlendshapeTrack
 from .visemes import close_lips, keep_visemes, loudness_envelope, mouth_segments, mouth_weights
 
@@ -39,6 +39,7 @@ DEFAULT_FPS = 30
 MAX_AUDIO_S = 600.0
 _EXPRESSION_ONSET_S = 0.25
 _BLINK = (index_of("eyeBlinkLeft"), index_of("eyeBlinkRight"))
+_BROWS_UP = ("browInnerUp", "browOuterUpLeft", "browOuterUpRight")
 
 
 def animate(
@@ -102,7 +103,10 @@ def animate(
     gaze = gaze_path(n, fps, arousal, rng)
     for shape, curve in gaze_weights(gaze).items():
         weights[:, index_of(shape)] += curve
-    head = head_motion(n, fps, arousal, loudness, rng)
+    accents = pitch_accents(x, sample_rate_hz, times, loudness)
+    for shape in _BROWS_UP:  # brows flash up on pitch rises
+        weights[:, index_of(shape)] += BROW_ACCENT * accents
+    head = head_motion(n, fps, arousal, loudness, rng, accents)
 
     weights = np.clip(weights, 0.0, 1.0)
     keep_visemes(weights, mouth_layer)  # the expression never undoes a viseme ...
