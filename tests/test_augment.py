@@ -108,6 +108,25 @@ def test_contour_trend_moves_by_the_asked_slope(recording, monkeypatch, tempo_lo
     assert voice_change("surprise", "female").f0_slope_st_per_s > 1.0
 
 
+def test_augmented_recordings_keep_their_words(recording):
+    """Whisper tiny.en hears the same words in the strongest changes as in the recording."""
+    pytest.importorskip("faster_whisper", reason="word error rate needs the extra emosynth[asr]")
+    from emosynth.audio import prepare_array
+    from emosynth.evaluation.asr import Transcriber
+    from emosynth.evaluation.metrics import word_error_rate
+
+    words = "The stairs lead down to the basement storage room."
+    asr = Transcriber()
+    x, rate = sf.read(recording)
+
+    def errors(y: np.ndarray, y_rate: int) -> int:
+        return word_error_rate(words, asr.transcribe(prepare_array(y, y_rate, target_rate_hz=16000).samples))[0]
+
+    before = errors(x, rate)
+    for spec in ("anger", "surprise", "sadness", "-joy:0.8"):
+        assert errors(augment(x, rate, spec).audio, WORK_RATE_HZ) <= before, spec
+
+
 def test_keep_speaker_scales_back_the_pitch_until_the_speaker_is_kept(recording):
     """With a floor just above what the full change keeps, the pitch moves less (every other cue as
     before) and the variant reaches the floor; where the floor is already met nothing changes."""
