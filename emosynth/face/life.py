@@ -37,6 +37,7 @@ BROW_ACCENT = 0.2  # browInnerUp / browOuterUp added at a full pitch accent
 _ACCENT_FULL_ST = 4.0  # a rise this far above the speaker's median F0 is a full accent
 _F0_MIN_HZ, _F0_MAX_HZ = 60.0, 500.0
 _VOICING = 0.5  # normalised autocorrelation peak above which a frame is voiced
+_FRAMES_AT_ONCE = 1024
 
 
 def blink_curve(n: int, fps: int, arousal: float, rng: np.random.Generator) -> np.ndarray:
@@ -64,14 +65,17 @@ def pitch_accents(audio: np.ndarray, sample_rate_hz: int, times_s: np.ndarray, l
     win = int(0.04 * sample_rate_hz)
     lo, hi = int(sample_rate_hz / _F0_MAX_HZ), int(sample_rate_hz / _F0_MIN_HZ)
     starts = np.clip(np.round(times_s * sample_rate_hz).astype(np.int64) - win // 2, 0, max(0, len(x) - win))
-    frames = np.lib.stride_tricks.sliding_window_view(np.pad(x, (0, win)), win)[starts]
-    frames = (frames - frames.mean(axis=1, keepdims=True)) * np.hanning(win)
+    windows = np.lib.stride_tricks.sliding_window_view(np.pad(x, (0, win)), win)
     nfft = 1 << int(np.ceil(np.log2(2 * win)))
-    ac = np.fft.irfft(np.abs(np.fft.rfft(frames, nfft, axis=1)) ** 2, nfft, axis=1)
     window_ac = np.fft.irfft(np.abs(np.fft.rfft(np.hanning(win), nfft)) ** 2, nfft)
-    norm = ac[:, lo:hi] / (ac[:, :1] + 1e-12) / (window_ac[lo:hi] / window_ac[0])
-    lag = lo + np.argmax(norm, axis=1)
-    voiced = (norm.max(axis=1) > _VOICING) & (loudness > 0.1)
+    lag, peak = np.zeros(len(starts), dtype=np.int64), np.zeros(len(starts))
+    for i in range(0, len(starts), _FRAMES_AT_ONCE):  # in pieces: a 10-minute recording stays small in memory
+        frames = windows[starts[i:i + _FRAMES_AT_ONCE]]
+        frames = (frames - frames.mean(axis=1, keepdims=True)) * np.hanning(win)
+        ac = np.fft.irfft(np.abs(np.fft.rfft(frames, nfft, axis=1)) ** 2, nfft, axis=1)
+        norm = ac[:, lo:hi] / (ac[:, :1] + 1e-12) / (window_ac[lo:hi] / window_ac[0])
+        lag[i:i + _FRAMES_AT_ONCE], peak[i:i + _FRAMES_AT_ONCE] = lo + np.argmax(norm, axis=1), norm.max(axis=1)
+    voiced = (peak > _VOICING) & (loudness > 0.1)
     accent = np.zeros(len(times_s))
     if voiced.sum() < 3:
         return accent
