@@ -19,7 +19,7 @@ profile is used, is read from the median F0 (below 160 Hz: male).
 
 Pitch is what costs a variant its speaker: a speaker encoder hears a voice 4-5 semitones higher
 (actors' anger, fear and surprise) as partly someone else (docs/batch.md). With ``keep_speaker``
-the pitch change (level and range, nothing else) is scaled back in steps until the variant's
+the pitch change (level, range and trend, nothing else) is scaled back in steps until the variant's
 speaker similarity to the recording reaches that floor (extra ``speaker``).
 """
 
@@ -58,7 +58,7 @@ class VoiceChange:
     f0_slope_st_per_s: float = 0.0  # the contour's trend: > 0 rises more (or falls less) over the utterance
 
     def with_pitch_scaled(self, share: float) -> "VoiceChange":
-        """The same change with its pitch level and range moves scaled by ``share``."""
+        """The same change with its pitch moves (level, range, trend) scaled by ``share``."""
         return replace(self, f0_shift_st=self.f0_shift_st * share, f0_range_log2=self.f0_range_log2 * share,
                        f0_slope_st_per_s=self.f0_slope_st_per_s * share)
 

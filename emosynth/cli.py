@@ -464,7 +464,7 @@ def augment(in_dir: Path, out_dir: Path, emotions: str, audio_format: str, sampl
     """Emotional variants of the recordings in IN_DIR (any speaker), written to OUT_DIR with the same
     metadata.csv, manifest.jsonl and dataset card as `emosynth batch`.
 
-    Each recording's pitch level and range, tempo, loudness, spectral tilt and voice quality move
+    Each recording's pitch level, range and contour, tempo, loudness, spectral tilt and voice quality move
     as human actors' do (`emosynth profiles`); the speaker of a file is its folder under IN_DIR.
     Resumable like batch, locally or on Ray. Needs the extra emosynth[profiles] (pyworld). With --keep-speaker the
     pitch change is scaled back, per recording, until the variant keeps that speaker similarity.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+
 from .. import __version__
 from ..emotions import PRIMARY_EMOTIONS
 from ..voice.voices import load_voice
