@@ -1,11 +1,15 @@
 """Reproduce the recognizer's cross-validated figures and measure its speed on this machine.
 
-    python benchmarks/bench_recognizer.py --data ../shared/data/ravdess --out benchmarks/results/recognizer.json
+    python benchmarks/bench_recognizer.py --data ../shared/data/ravdess --data ../shared/data/nemo \
+        --weights-out emosynth/models/ser.npz
 
-Accuracy: 5-fold leave-actors-out cross-validation (the same code `emosynth train-ser` runs), for
-both classifiers (no reference / neutral reference of the speaker). Speed: `Recognizer.score_file`
-on clips of the corpus, features not cached, repeated to show the spread; real-time factor =
-processing time / audio duration. Peak memory is the process's maximum resident set size.
+Accuracy: 5-fold leave-speakers-out cross-validation over both corpora (the same code
+`emosynth train-ser` runs), for both classifiers (no reference / neutral reference of the speaker),
+per corpus, measured on the clean recordings. Cross-corpus: trained on one corpus alone, tested
+on the other (`--no-cross-corpus` skips it). Speed: `Recognizer.score_file` on clips of the
+corpora, features not cached, repeated to show the spread. `--weights-out` also saves the weights
+fitted on everything (what `emosynth train-ser` writes), so one run gives the shipped file and its
+figures. `--compare` cross-validates other feature sets on the clean recordings (features cached).
 """
 
 from __future__ import annotations
@@ -19,15 +23,21 @@ import statistics
 import time
 from pathlib import Path
 
+import numpy as np
+
 from emosynth.audio import load_audio
 from emosynth.evaluation import save_confusion_png
 from emosynth.io import write_text_atomic
-from emosynth.recognizer import Recognizer, read_corpus
-from emosynth.recognizer.train import train_recognizer
+from emosynth.recognizer import Recognizer
+from emosynth.recognizer.corpus import read_corpora
+from emosynth.recognizer.dataset import CorpusFeatures, extract_corpus_features
+from emosynth.recognizer.features import DEFAULT_FEATURE_SET, FEATURE_SETS, feature_encoders
+from emosynth.recognizer.train import cross_corpus, cross_validate, train_recognizer
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
-def measure_speed(paths: list[Path], repeats: int) -> dict:
-    recognizer = Recognizer.load()
+def measure_speed(recognizer: Recognizer, paths: list[Path], repeats: int) -> dict:
     recognizer.score_file(paths[0])  # load the models outside the timing
     audio_s = sum(load_audio(p).duration_s for p in paths)
     runs = []
@@ -40,47 +50,124 @@ def measure_speed(paths: list[Path], repeats: int) -> dict:
     return {
         "clips": len(paths),
         "audio_seconds": round(audio_s, 2),
+        "mean_clip_seconds": round(audio_s / len(paths), 2),
         "repeats": repeats,
         "clips_per_second_mean": round(statistics.mean(per_run), 3),
         "clips_per_second_sd": round(statistics.stdev(per_run), 3) if repeats > 1 else 0.0,
         "real_time_factor_mean": round(statistics.mean(runs) / audio_s, 4),
         "real_time_factor_min": round(min(runs) / audio_s, 4),
         "real_time_factor_max": round(max(runs) / audio_s, 4),
-        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
+
+
+def voices_neutral_plain(weights: Path | None) -> dict:
+    """How often every shipped voice's neutral renditions of bench_voice's 20 sentences are heard as
+    neutral with no reference (plain mode): the channel of a TTS voice must not read as emotion."""
+    import sys
+    from collections import Counter
+
+    from emosynth.synthesizer import Synthesizer
+    from emosynth.voice.voices import voice_catalog
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from bench_voice import BENCH_SENTENCES
+
+    recognizer = Recognizer.load(weights)
+    out = {}
+    for voice in voice_catalog():
+        synth = Synthesizer(voice, recognizer=recognizer)
+        labels = [recognizer.score_array(u.audio, u.sample_rate_hz).label
+                  for u in (synth.say(t, emotion="neutral", score=False) for t in BENCH_SENTENCES)]
+        out[voice] = {"neutral": round(labels.count("neutral") / len(labels), 3), "labels": dict(Counter(labels))}
+        print(voice, out[voice], flush=True)
+    return out
+
+
+def compare_feature_sets(data: list[Path], names: list[str], seed: int) -> dict:
+    """Nested CV of each feature set on the clean recordings (no perturbed copies)."""
+    clips = read_corpora(data)
+    widest = "tiny.en+base"
+    table = extract_corpus_features(clips, feature_set=widest, copies=0, progress=True)
+    widths = {"tiny.en": 768, "base": 1024}
+    out = {}
+    for name in names:
+        start, cols = 0, []
+        for enc in feature_encoders(widest):
+            if enc in feature_encoders(name):
+                cols.extend(range(start, start + widths[enc]))
+            start += widths[enc]
+        cf = CorpusFeatures(table.features[:, cols], table.emotions, table.speakers, table.corpora,
+                            table.channels, table.paths)
+        cv = cross_validate(cf, n_folds=5, seed=seed)
+        out[name] = cv.to_dict()
+        print(name, {m: round(r.ua, 3) for m, r in cv.results.items()}, flush=True)
+    return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared/data/ravdess")
-    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results/recognizer.json")
-    parser.add_argument("--plots", type=Path, default=Path(__file__).resolve().parents[1] / "docs",
-                        help="Folder for the cross-validated confusion matrices as PNG.")
+    shared = ROOT.parent / "shared" / "data"
+    parser.add_argument("--data", type=Path, action="append", default=None,
+                        help="corpus folder (repeat); default ../shared/data/ravdess and nemo")
+    parser.add_argument("--features", default=DEFAULT_FEATURE_SET, choices=FEATURE_SETS)
+    parser.add_argument("--copies", type=int, default=None, help="perturbed copies (default: the shipped number)")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "recognizer.json")
+    parser.add_argument("--weights-out", type=Path, default=None, help="also save the weights fitted on everything")
+    parser.add_argument("--plots", type=Path, default=ROOT / "docs", help="folder for the confusion matrices (PNG)")
+    parser.add_argument("--compare", nargs="*", default=[], choices=FEATURE_SETS,
+                        help="also cross-validate these feature sets on the clean recordings")
+    parser.add_argument("--no-cross-corpus", action="store_true")
+    parser.add_argument("--only-voices", action="store_true",
+                        help="only measure the voices' neutral speech in plain mode with the shipped (or --weights-out) "
+                             "weights, adding it to --out")
     parser.add_argument("--speed-clips", type=int, default=40)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
+    data = args.data or [shared / "ravdess", shared / "nemo"]
+    if args.only_voices:
+        record = json.loads(args.out.read_text()) if args.out.exists() else {}
+        record["voices_neutral_plain"] = voices_neutral_plain(args.weights_out)
+        write_text_atomic(args.out, json.dumps(record, indent=2) + "\n")
+        return
 
+    from emosynth.recognizer.channel import DEFAULT_COPIES
+
+    copies = DEFAULT_COPIES if args.copies is None else args.copies
     start = time.perf_counter()
-    result = train_recognizer(args.data, progress=True)
-    cv = result.cross_validation.to_dict()
+    result = train_recognizer(data, feature_set=args.features, copies=copies, progress=True)
     train_s = time.perf_counter() - start
-    clips = read_corpus(args.data)
-    speed = measure_speed([c.path for c in clips[:: max(1, len(clips) // args.speed_clips)]][: args.speed_clips],
-                          args.repeats)
+    if args.weights_out:
+        result.weights.save(args.weights_out)
+    cv = result.cross_validation.to_dict()
     record = {
         "machine": {"cpus": os.cpu_count(), "processor": platform.processor() or platform.machine(),
                     "python": platform.python_version()},
+        "feature_set": args.features,
+        "copies": copies,
+        "corpora": result.weights.info["corpora"],
         "cross_validation": cv,
+        "c": result.weights.info["c"],
         "train_seconds_including_cached_features": round(train_s, 1),
-        "speed": speed,
     }
+    if not args.no_cross_corpus:
+        record["cross_corpus"] = cross_corpus(result.corpus)
+        print(json.dumps({k: {m: v[m]["ua"] for m in v} for k, v in record["cross_corpus"].items()}))
+    if args.compare:
+        record["feature_sets_clean"] = compare_feature_sets(data, args.compare, seed=0)
+    clips = read_corpora(data)
+    rng = np.random.default_rng(0)
+    picks = [clips[i].path for i in sorted(rng.choice(len(clips), args.speed_clips, replace=False))]
+    recognizer = Recognizer(result.weights)
+    record["speed"] = measure_speed(recognizer, picks, args.repeats)
+    record["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     write_text_atomic(args.out, json.dumps(record, indent=2) + "\n")
-    titles = {"plain": "no reference", "speaker": "neutral reference of the speaker"}
+    titles = {"plain": "no reference", "speaker": "neutral reference"}
     for mode in ("plain", "speaker"):
-        save_confusion_png(cv[mode]["confusion"], cv["labels"], args.plots / f"recognizer_cv_{mode}.png",
-                           title=f"RAVDESS leave-actors-out CV, {titles[mode]}: UA {cv[mode]['ua']:.3f}")
-        print(f"{mode}: UA {cv[mode]['ua']:.3f} WA {cv[mode]['wa']:.3f} fold UA {cv[mode]['fold_ua']}")
-    print(json.dumps(speed, indent=2))
+        for corpus, res in cv[mode]["by_corpus"].items():
+            save_confusion_png(res["confusion"], cv["labels"], args.plots / f"recognizer_cv_{corpus}_{mode}.png",
+                               title=f"{corpus} held-out speakers, {titles[mode]}: UA {res['ua']:.3f}")
+        print(f"{mode}: UA {cv[mode]['ua']:.3f} " + " ".join(f"{k} {v['ua']:.3f}" for k, v in cv[mode]["by_corpus"].items()))
+    print(json.dumps(record["speed"], indent=2))
 
 
 if __name__ == "__main__":

@@ -16,6 +16,8 @@ import click
 from .emotions import CIRCUMPLEX, PRIMARY_EMOTIONS
 from .errors import EmosynthError
 from .face.train import UTTERANCES_PER_VOICE
+from .recognizer.channel import DEFAULT_COPIES as DEFAULT_TRAINING_COPIES
+from .recognizer.features import DEFAULT_FEATURE_SET, FEATURE_SETS
 
 __all__ = ["main", "cli"]
 
@@ -198,22 +200,41 @@ def fit_emotions(names: tuple[str, ...]) -> None:
                    "read relative to that speaker's neutral, which is more accurate.")
 @click.option("--weights", type=click.Path(path_type=Path), default=None,
               help="Recognizer weights (.npz) from `emosynth train-ser`; default: the shipped ones.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON (a list, one object per file).")
-def score(files: tuple[Path, ...], references: tuple[Path, ...], weights: Path | None, as_json: bool) -> None:
+@click.option("--json", "as_json", is_flag=True,
+              help="Print JSON (a list, one object per file; with --timeline, the timeline).")
+@click.option("--timeline", "timeline_path", type=click.Path(path_type=Path), default=None,
+              help="Instead of one verdict per file: which emotion is heard when in this recording (any length, "
+                   "streamed), as segments of emotion or silence.")
+@click.option("--csv", "csv_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="With --timeline: also write the segments as CSV (start_s, end_s, label, confidence).")
+@click.option("--png", "png_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="With --timeline: also draw the timeline as a coloured strip (PNG).")
+def score(files: tuple[Path, ...], references: tuple[Path, ...], weights: Path | None, as_json: bool,
+          timeline_path: Path | None, csv_path: Path | None, png_path: Path | None) -> None:
     """Score the emotion of FILES (WAV, FLAC, MP3, OGG; any rate; mono or stereo).
 
     With no FILES, scores the sample clips that ship with emosynth. A file that cannot be
     scored is reported with its reason and the rest are still scored; the exit status is 1
     if any file failed.
+
+    With --timeline FILE, reads one recording in overlapping windows and prints which emotion is
+    heard when (start, end, label, confidence); long silences are marked silence. See docs/timeline.md.
     """
     from tqdm import tqdm
 
     from .recognizer import Recognizer
     from .reporting import format_scores_table
 
-    paths = list(files) or _sample_files()
+    if timeline_path is None and (csv_path or png_path):
+        raise click.UsageError("--csv and --png write a timeline; give --timeline FILE too")
+    if timeline_path is not None and files:
+        raise click.UsageError("give either FILES (one verdict each) or --timeline FILE (one recording), not both")
     recognizer = Recognizer.load(weights)
     reference = recognizer.reference_from_files(references) if references else None
+    if timeline_path is not None:
+        _score_timeline(recognizer, timeline_path, reference, as_json, csv_path, png_path)
+        return
+    paths = list(files) or _sample_files()
     outcomes = list(tqdm(recognizer.score_files(paths, reference=reference), total=len(paths),
                          desc="scoring", unit="file", disable=len(paths) < 2 or not _show_progress()))
     if as_json:
@@ -227,6 +248,23 @@ def score(files: tuple[Path, ...], references: tuple[Path, ...], weights: Path |
         sys.exit(1)
 
 
+def _score_timeline(recognizer, path: Path, reference, as_json: bool, csv_path: Path | None,
+                    png_path: Path | None) -> None:
+    """The timeline of one recording, printed and written; nothing is written if it cannot be read."""
+    timeline = recognizer.timeline(path, reference=reference, progress=_show_progress())
+    if csv_path is not None:
+        timeline.save_csv(csv_path)
+    if png_path is not None:
+        timeline.save_png(png_path)
+    if as_json:
+        click.echo(json.dumps(timeline.to_dict(), indent=2))
+        return
+    click.echo(timeline.format_table())
+    for written in (csv_path, png_path):
+        if written is not None:
+            click.echo(f"wrote {written}")
+
+
 def _outcome_dict(outcome) -> dict:
     row = {"file": str(outcome.path), "ok": outcome.error is None}
     if outcome.error:
@@ -237,27 +275,33 @@ def _outcome_dict(outcome) -> dict:
 
 
 @cli.command("train-ser")
-@click.option("--data", "data_dir", required=True, type=click.Path(path_type=Path),
-              help="Folder of labelled clips in the RAVDESS or CREMA-D file layout.")
+@click.option("--data", "data_dirs", required=True, multiple=True, type=click.Path(path_type=Path),
+              help="Folder of labelled clips: RAVDESS or CREMA-D file names, or nEMO's data.tsv and audio/. "
+                   "Repeat for several corpora (folds then hold speakers of each).")
 @click.option("--out", "out_path", type=click.Path(path_type=Path), default=Path("ser_weights.npz"),
               show_default=True, help="Where to write the weights (.npz).")
+@click.option("--features", "feature_set", type=click.Choice(FEATURE_SETS), default=DEFAULT_FEATURE_SET,
+              show_default=True, help="The Whisper encoders whose states the classifier reads.")
+@click.option("--copies", default=DEFAULT_TRAINING_COPIES, show_default=True, type=click.IntRange(0, 4),
+              help="Perturbed copies of every clip (vocoder, noise, reverberation, codec, bandwidth, "
+                   "loudness) added to training; held-out figures are always on the clean recordings.")
 @click.option("--folds", default=5, show_default=True, help="Speaker-independent cross-validation folds.")
-@click.option("--seed", default=0, show_default=True, help="Seed of the speaker-to-fold assignment.")
+@click.option("--seed", default=0, show_default=True, help="Seed of the speaker-to-fold assignment and the copies.")
 @click.option("--workers", type=int, default=None, help="Feature-extraction processes (default: all cores).")
 @click.option("--no-cv", is_flag=True, help="Skip cross-validation; only fit the weights.")
 @click.option("--json", "as_json", is_flag=True, help="Print the training record as JSON.")
-def train_ser(data_dir: Path, out_path: Path, folds: int, seed: int, workers: int | None,
-              no_cv: bool, as_json: bool) -> None:
+def train_ser(data_dirs: tuple[Path, ...], out_path: Path, feature_set: str, copies: int, folds: int, seed: int,
+              workers: int | None, no_cv: bool, as_json: bool) -> None:
     """Train the speech-emotion recognizer and report speaker-independent accuracy.
 
-    `emosynth train-ser --data ../shared/data/ravdess --out ser_ravdess.npz` reproduces the
-    shipped weights. Features are cached by file content under ~/.cache/emosynth.
+    `emosynth train-ser --data ../shared/data/ravdess --data ../shared/data/nemo --out ser.npz`
+    reproduces the shipped weights. Features are cached by file content under ~/.cache/emosynth.
     """
     from .recognizer.train import train_recognizer
     from .reporting import format_training_record
 
-    result = train_recognizer(data_dir, n_folds=folds, seed=seed, workers=workers,
-                              cross_validation=not no_cv, progress=_show_progress())
+    result = train_recognizer(data_dirs, feature_set=feature_set, copies=copies, n_folds=folds, seed=seed,
+                              workers=workers, cross_validation=not no_cv, progress=_show_progress())
     result.weights.save(out_path)
     if as_json:
         click.echo(json.dumps(result.weights.info, indent=2))

@@ -38,9 +38,12 @@ def format_confusion(confusion: Sequence[Sequence[int]], labels: Sequence[str] =
 
 
 def format_training_record(info: dict) -> str:
-    """What `train-ser` did: corpus size and, if run, the cross-validated accuracy per mode."""
-    lines = [f"corpus {info['corpus']}: {info['n_clips']} clips, {info['n_speakers']} speakers",
+    """What `train-ser` did: corpus size and, if run, the cross-validated accuracy per mode and corpus."""
+    lines = [f"corpus {info['corpus']}: {info['n_clips']} clips, {info['n_speakers']} speakers"
+             + (f", {info['n_copies']} perturbed training copies" if info.get("n_copies") else ""),
              "clips per emotion: " + ", ".join(f"{e} {n}" for e, n in info["clips_per_emotion"].items())]
+    for corpus, classes in info.get("classes_by_corpus", {}).items():
+        lines.append(f"{corpus} labels: {', '.join(classes)}")
     if info.get("skipped"):
         lines.append(f"skipped {len(info['skipped'])} unreadable clips")
     cv = info.get("cross_validation")
@@ -48,8 +51,12 @@ def format_training_record(info: dict) -> str:
         lines.append(f"cross-validation: {cv['protocol']}")
         for mode, title in (("plain", "no reference"), ("speaker", "with a neutral reference of the speaker")):
             r = cv[mode]
-            lines.append(f"\n{title}: UA {r['ua']:.3f}  WA {r['wa']:.3f}  "
+            lines.append(f"\n{title}: UA {r['ua']:.3f} (mean over corpora)  WA {r['wa']:.3f}  "
                          f"(fold UA {min(r['fold_ua']):.3f}-{max(r['fold_ua']):.3f})")
-            lines.append(format_confusion(r["confusion"]))
+            for corpus, res in r.get("by_corpus", {}).items():
+                lines.append(f"{corpus}: UA {res['ua']:.3f}  WA {res['wa']:.3f}  ({res['n_clips']} clips)")
+                lines.append(format_confusion(res["confusion"]))
+            if not r.get("by_corpus"):
+                lines.append(format_confusion(r["confusion"]))
     lines.append(f"\nchosen C: {info.get('c')}")
     return "\n".join(lines)

@@ -15,3 +15,14 @@ def ravdess() -> Path:
     if not RAVDESS.is_dir():
         pytest.skip(f"needs the RAVDESS corpus at {RAVDESS} (CI has it; a bare clone does not)")
     return RAVDESS
+
+
+NEMO = RAVDESS.parent / "nemo"
+
+
+@pytest.fixture(scope="session")
+def nemo() -> Path:
+    """The nEMO folder beside the checkout (../shared/data/nemo), or a skip saying why."""
+    if not (NEMO / "data.tsv").is_file():
+        pytest.skip(f"needs the nEMO corpus at {NEMO} (CI has it; a bare clone does not)")
+    return NEMO

@@ -75,7 +75,8 @@ def _recognizer():
     from ..recognizer import ClipFeatureExtractor, Recognizer
 
     if not _recognizers:
-        _recognizers.append(Recognizer(Recognizer.load().weights, extractor=ClipFeatureExtractor(threads=1)))
+        weights = Recognizer.load().weights
+        _recognizers.append(Recognizer(weights, extractor=ClipFeatureExtractor(weights.feature_set, threads=1)))
     return _recognizers[0]
 
 

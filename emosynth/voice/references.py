@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..io import atomic_path
-from ..recognizer.features import FEATURE_VERSION
+from ..recognizer.features import feature_version
 from ..recognizer.model import SpeakerReference
 from .assets import expected_model_sha256, voice_pack
 
@@ -116,7 +116,7 @@ def reference_key(voice: Voice, recognizer: Recognizer, sentences: Sequence[str]
         "voice_packs_sha256": packs.hexdigest(),
         "model_sha256": expected_model_sha256(),
         "sentences": list(sentences),
-        "feature_version": FEATURE_VERSION,
+        "feature_version": feature_version(recognizer.weights.feature_set),
         "pooled_sd_sha256": hashlib.sha256(np.ascontiguousarray(recognizer.weights.pooled_sd).tobytes()).hexdigest(),
     }
     return hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()[:32]
