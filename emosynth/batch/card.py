@@ -53,8 +53,9 @@ def _licences(recipe: Recipe, rows: list[dict]) -> list[str]:
                  f"- voices: {voices} (Kokoro-82M voice packs)",
                  f"- emotion tokens (voices/tokens/, fitted to human prosody profiles): {_RAVDESS}",
                  f"- texts: {recipe.text_source}"]
-    lines += ["- recognizer labels: emosynth's recognizer weights, " + _RAVDESS
-              + "; its features come from Whisper tiny.en's encoder (OpenAI, MIT)"]
+    lines += ["- recognizer labels: emosynth's recognizer weights, CC BY-NC-SA 4.0, derived from RAVDESS "
+              "(Livingstone & Russo 2018) and nEMO (Christop 2024): non-commercial, share-alike; its features "
+              "come from Whisper base's encoder (OpenAI, MIT)"]
     if any(r.get("speaker_similarity") is not None for r in rows):
         lines.append("- speaker similarity: resemblyzer's speaker encoder, Apache-2.0")
     if recipe.output.face:
@@ -92,7 +93,7 @@ def dataset_card(recipe: Recipe, rows: list[dict], failed: list[dict] = ()) -> s
         + ("; face curves in face/ (EmoTalk-order .npy, Live Link Face .csv)" if recipe.output.face else ""),
         "",
         "## Quality gate", "",
-        f"The speech-emotion recognizer (emosynth's, trained on human speech only: RAVDESS) scored every "
+        f"The speech-emotion recognizer (emosynth's, trained on human speech only: RAVDESS and nEMO) scored every "
         f"clip against {against}. Threshold: probability of the target emotion "
         f">= {gate.min_probability:g}; action: {gate.action}.", "",
         f"- passed: {len(kept) - flagged}", f"- flagged (kept, `passed` false): {flagged}",
