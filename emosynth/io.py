@@ -9,7 +9,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["atomic_path", "file_sha256", "write_text_atomic", "write_bytes_atomic", "read_user_text"]
+__all__ = ["atomic_path", "cache_dir", "file_sha256", "write_text_atomic", "write_bytes_atomic", "read_user_text"]
 
 
 @contextlib.contextmanager
@@ -65,3 +65,9 @@ def file_sha256(path: str | os.PathLike[str]) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def cache_dir() -> Path:
+    """emosynth's cache folder: ``$XDG_CACHE_HOME/emosynth`` (``~/.cache/emosynth`` when unset)."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(Path.home(), ".cache")
+    return Path(base) / "emosynth"

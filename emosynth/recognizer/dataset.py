@@ -20,7 +20,7 @@ import numpy as np
 from ..audio import Audio, load_audio
 from ..emotions import PRIMARY_EMOTIONS
 from ..errors import CorpusError, EmosynthError
-from ..io import atomic_path
+from ..io import atomic_path, cache_dir
 from .channel import CHANNEL_VERSION, perturb
 from .corpus import LabelledClip
 from .features import FEATURE_SAMPLE_RATE_HZ, ClipFeatureExtractor, encoder_version, feature_encoders
@@ -72,8 +72,7 @@ class CorpusFeatures:
 
 
 def feature_cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(Path.home(), ".cache")
-    return Path(base) / "emosynth" / "features"
+    return cache_dir() / "features"
 
 
 def _key(content_sha: str, encoder: str, copy: int, seed: int) -> str:

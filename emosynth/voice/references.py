@@ -22,7 +22,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -30,7 +29,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..io import atomic_path
+from ..io import atomic_path, cache_dir
 from ..recognizer.features import feature_version
 from ..recognizer.model import SpeakerReference
 from .assets import expected_model_sha256, voice_pack
@@ -62,8 +61,7 @@ def write_reference(path: Path, reference: SpeakerReference) -> None:
 
 def reference_cache_dir() -> Path:
     """Where built references are cached: ``$XDG_CACHE_HOME/emosynth/references``."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(Path.home(), ".cache")
-    return Path(base) / "emosynth" / "references"
+    return cache_dir() / "references"
 
 
 def voice_reference(voice: Voice, recognizer: Recognizer) -> SpeakerReference:
