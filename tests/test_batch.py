@@ -136,7 +136,7 @@ def test_dataset_folder_matches_its_manifest(reference_run):
     card = (out / "dataset_card.md").read_text()
     assert "- clips: 4" in card and "| joy | 2 |" in card and "name: test-grid" in card
     licences = card[card.index("## Licences"):card.index("## Recipe")]
-    for source in ("Kokoro-82M", "emotion tokens", "Whisper tiny.en", "CC BY-NC-SA 4.0", "phoneme timings",
+    for source in ("Kokoro-82M", "emotion tokens", "Whisper base", "CC BY-NC-SA 4.0", "phoneme timings",
                    "non-commercial use only"):
         assert source in licences, source
 
