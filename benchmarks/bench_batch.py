@@ -10,7 +10,7 @@ timing) on 32 synthesised clips and on 32 augmented recordings (16 x 2 emotions)
 the largest resident set of any process of the run (the worker, or the main process when one
 worker runs in it).
 
-Use case: the recognizer (Whisper features, logistic regression, C chosen by an inner
+Use case: the recognizer (the shipped recipe's Whisper features, no perturbed copies, logistic regression, C chosen by an inner
 speaker-grouped CV on the training speakers only) is trained on RAVDESS actors 1-14 and tested on
 actors 15-20, whom nothing generated ever comes from: once on the real training clips alone, once
 with emosynth's augmented variants of the training actors' neutral clips added, once with
@@ -126,9 +126,11 @@ def augmented_summary(folder: Path) -> dict:
 
 def ser_use_case(workers: int) -> dict:
     from emosynth.batch import parse_recipe, run_batch
-    from emosynth.recognizer.corpus import read_corpus
     from emosynth.emotions import PRIMARY_EMOTIONS
-    from emosynth.recognizer.train import extract_corpus_features, held_out
+    from emosynth.recognizer.corpus import read_corpus
+    from emosynth.recognizer.dataset import extract_corpus_features
+    from emosynth.recognizer.features import DEFAULT_FEATURE_SET
+    from emosynth.recognizer.train import held_out
 
     if not RAVDESS.is_dir():
         raise SystemExit(f"the use case needs RAVDESS at {RAVDESS}")
@@ -156,7 +158,7 @@ def ser_use_case(workers: int) -> dict:
     real = read_corpus(RAVDESS)
     aug = _labelled(work / "augmented", lambda r: f"ravdess-{r['voice'].split('_')[1]}")  # the actor's own speaker id
     syn = _labelled(work / "synthetic", lambda r: f"voice-{r['voice']}")
-    corpus = extract_corpus_features(real + aug + syn, workers=workers, progress=True)
+    corpus = extract_corpus_features(real + aug + syn, feature_set=DEFAULT_FEATURE_SET, workers=workers, progress=True)
     kinds = np.array(["real"] * len(real) + ["augmented"] * len(aug) + ["synthetic"] * len(syn))
     if corpus.skipped:
         raise RuntimeError(f"unreadable clips: {corpus.skipped[:3]}")

@@ -25,13 +25,17 @@ from pathlib import Path
 
 import numpy as np
 
-from emosynth.audio import load_audio
+from emosynth.audio import Audio, load_audio
 from emosynth.evaluation import save_confusion_png
 from emosynth.io import write_text_atomic
 from emosynth.recognizer import Recognizer
 from emosynth.recognizer.corpus import read_corpora
 from emosynth.recognizer.dataset import CorpusFeatures, extract_corpus_features
-from emosynth.recognizer.features import DEFAULT_FEATURE_SET, FEATURE_SETS, feature_encoders
+from emosynth.recognizer.features import (
+    DEFAULT_FEATURE_SET,
+    FEATURE_SETS,
+    feature_encoders,
+)
 from emosynth.recognizer.train import cross_corpus, cross_validate, train_recognizer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -104,6 +108,49 @@ def compare_feature_sets(data: list[Path], names: list[str], seed: int) -> dict:
     return out
 
 
+def own_length_check(data: list[Path], encoder: str, seed: int) -> dict:
+    """Encoding each clip over its own length against padding it to Whisper's 30 s window, on one
+    corpus (the first ``--data``): nested CV of the clean recordings with each, and encoding time."""
+    from emosynth.recognizer.features import ClipFeatureExtractor, whisper_log_mel
+
+    clips = read_corpora(data[:1])
+    own = extract_corpus_features(clips, feature_set=encoder, copies=0, progress=True)
+    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "emosynth" / f"padded-{encoder}.npz"
+    extractor = ClipFeatureExtractor(encoder)
+    window = 30 * 16_000
+
+    def padded(samples: np.ndarray) -> np.ndarray:
+        mel = np.ascontiguousarray(whisper_log_mel(np.pad(samples, (0, window - len(samples))))[None])
+        held = extractor._encoder_states(encoder, mel, len(samples)).astype(np.float64)
+        return np.concatenate([held.mean(axis=0), held.std(axis=0)])
+
+    if cache.exists() and list(np.load(cache)["paths"]) == list(own.paths):
+        padded_features = np.load(cache)["features"]
+    else:
+        from tqdm import tqdm
+
+        padded_features = np.stack([padded(load_audio(p, target_rate_hz=16_000).samples)
+                                    for p in tqdm(own.paths, desc=f"{encoder} padded to 30 s")])
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(cache, features=padded_features, paths=np.array(own.paths))
+    out = {"corpus": data[0].name, "encoder": encoder, "clips": len(own.paths)}
+    for name, features in (("own_length", own.features), ("padded_30s", padded_features)):
+        cf = CorpusFeatures(features, own.emotions, own.speakers, own.corpora, own.channels, own.paths)
+        cv = cross_validate(cf, n_folds=5, seed=seed)
+        out[name] = {m: {"ua": round(r.ua, 4), "wa": round(r.wa, 4)} for m, r in cv.results.items()}
+        print(name, out[name], flush=True)
+    rng = np.random.default_rng(seed)
+    timed = [load_audio(own.paths[i], target_rate_hz=16_000).samples for i in rng.choice(len(own.paths), 20, replace=False)]
+    for name, fn in (("own_length", lambda x: extractor(Audio(x, 16_000))), ("padded_30s", padded)):
+        fn(timed[0])
+        start = time.perf_counter()
+        for x in timed:
+            fn(x)
+        out[f"{name}_seconds_per_clip"] = round((time.perf_counter() - start) / len(timed), 4)
+    out["mean_clip_seconds"] = round(float(np.mean([len(x) for x in timed])) / 16_000, 2)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     shared = ROOT.parent / "shared" / "data"
@@ -116,6 +163,10 @@ def main() -> None:
     parser.add_argument("--plots", type=Path, default=ROOT / "docs", help="folder for the confusion matrices (PNG)")
     parser.add_argument("--compare", nargs="*", default=[], choices=FEATURE_SETS,
                         help="also cross-validate these feature sets on the clean recordings")
+    parser.add_argument("--only-compare", action="store_true",
+                        help="run only --compare (and --own-length-check), adding them to --out")
+    parser.add_argument("--own-length-check", default=None, choices=("tiny.en", "base"),
+                        help="compare own-length with 30 s padded encoding of this encoder on the first --data")
     parser.add_argument("--no-cross-corpus", action="store_true")
     parser.add_argument("--only-voices", action="store_true",
                         help="only measure the voices' neutral speech in plain mode with the shipped (or --weights-out) "
@@ -127,6 +178,15 @@ def main() -> None:
     if args.only_voices:
         record = json.loads(args.out.read_text()) if args.out.exists() else {}
         record["voices_neutral_plain"] = voices_neutral_plain(args.weights_out)
+        write_text_atomic(args.out, json.dumps(record, indent=2) + "\n")
+        return
+
+    if args.only_compare:
+        record = json.loads(args.out.read_text()) if args.out.exists() else {}
+        if args.compare:
+            record["feature_sets_clean"] = compare_feature_sets(data, args.compare, seed=0)
+        if args.own_length_check:
+            record["own_length_check"] = own_length_check(data, args.own_length_check, seed=0)
         write_text_atomic(args.out, json.dumps(record, indent=2) + "\n")
         return
 

@@ -77,7 +77,10 @@ def say(text: str | None, emotion: str, voice: str | None, out_path: Path | None
     if portrait is not None and face_dir is None:
         raise click.BadParameter("animating a portrait needs --face DIR (where the video goes)", param_hint="--portrait")
     renderer = _portrait_renderer(portrait)
-    utterance = Synthesizer(voice=voice).say(text or _DEMO_TEXT, emotion=emotion, score=not no_score)
+    # An explicit "" is a mistake (often an unset shell variable), not a request for the demo sentence:
+    # the synthesizer refuses it with the same message as whitespace.
+    utterance = Synthesizer(voice=voice).say(_DEMO_TEXT if text is None else text, emotion=emotion,
+                                             score=not no_score)
     track = None
     if face_dir is not None:  # animate before writing anything, so an error leaves no partial output
         from .face import TRACK_FORMATS, animate_utterance
@@ -278,7 +281,7 @@ def _outcome_dict(outcome) -> dict:
 @click.option("--data", "data_dirs", required=True, multiple=True, type=click.Path(path_type=Path),
               help="Folder of labelled clips: RAVDESS or CREMA-D file names, or nEMO's data.tsv and audio/. "
                    "Repeat for several corpora (folds then hold speakers of each).")
-@click.option("--out", "out_path", type=click.Path(path_type=Path), default=Path("ser_weights.npz"),
+@click.option("--out", "-o", "out_path", type=click.Path(path_type=Path), default=Path("ser_weights.npz"),
               show_default=True, help="Where to write the weights (.npz).")
 @click.option("--features", "feature_set", type=click.Choice(FEATURE_SETS), default=DEFAULT_FEATURE_SET,
               show_default=True, help="The Whisper encoders whose states the classifier reads.")
@@ -312,7 +315,7 @@ def train_ser(data_dirs: tuple[Path, ...], out_path: Path, feature_set: str, cop
 
 @cli.command()
 @click.argument("audio", type=click.Path(path_type=Path))
-@click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=Path("face"),
+@click.option("--out", "-o", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=Path("face"),
               show_default=True, help="Folder for the track (Live Link Face CSV, JSON curves, EmoTalk-order .npy, glTF avatar .glb) "
                    "and the rendered MP4 (extra: emosynth[video]).")
 @click.option("--emotion", "-e", default="auto", show_default=True,
@@ -349,7 +352,7 @@ def animate(audio: Path, out_dir: Path, emotion: str, fps: str, seed: int, portr
 
 
 @cli.command("train-face")
-@click.option("--out", "out_path", type=click.Path(path_type=Path), default=Path("audio_face.npz"),
+@click.option("--out", "-o", "out_path", type=click.Path(path_type=Path), default=Path("audio_face.npz"),
               show_default=True, help="Where to write the model (.npz).")
 @click.option("--utterances", default=UTTERANCES_PER_VOICE, show_default=True, help="Utterances each voice speaks for training.")
 @click.option("--held-out", default="alpha", show_default=True, help="Voice held out for the reported evaluation.")
@@ -380,7 +383,7 @@ def train_face(out_path: Path, utterances: int, held_out: str, seed: int) -> Non
 @click.argument("audio_dir", type=click.Path(path_type=Path))
 @click.option("--manifest", "-m", required=True, type=click.Path(path_type=Path),
               help="CSV or JSONL: file, emotion, and optionally intensity, text, speaker, valence, arousal.")
-@click.option("--out", "out_path", type=click.Path(path_type=Path), default=Path("eval_report.json"),
+@click.option("--out", "-o", "out_path", type=click.Path(path_type=Path), default=Path("eval_report.json"),
               show_default=True, help="Where to write the report as JSON; the confusion plot goes beside it.")
 @click.option("--asr/--no-asr", default=False, show_default=True,
               help="Word error rate with offline Whisper tiny.en (extra: emosynth[asr]).")
@@ -469,7 +472,7 @@ def _engine_options(command):
 
 @cli.command()
 @click.argument("recipe", type=click.Path(path_type=Path, dir_okay=False))
-@click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), required=True,
+@click.option("--out", "-o", "out_dir", type=click.Path(path_type=Path, file_okay=False), required=True,
               help="Dataset folder: audio/, metadata.csv, manifest.jsonl, dataset_card.md. Run again to finish "
                    "an interrupted batch.")
 @_engine_options

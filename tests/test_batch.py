@@ -97,6 +97,10 @@ emotions:
     assert recipe.n_clips == 2 * 17
     with pytest.raises(RecipeError, match="not valid YAML"):
         parse_recipe("name: [unclosed")
+    plain = parse_recipe(RECIPE.replace("{builtin: neutral-en}", '["Fine words.", "More words.", "Fine words."]'))
+    assert plain.texts == ("Fine words.", "More words.") and plain.text_source == "listed in the recipe"
+    with pytest.raises(RecipeError, match="must be a list of strings or have exactly one of"):
+        parse_recipe(RECIPE.replace("{builtin: neutral-en}", "42"))
     with pytest.raises(RecipeError, match="texts: '###': "):
         parse_recipe(RECIPE.replace("{builtin: neutral-en}", '{list: ["Fine words.", "###"]}'))
 

@@ -105,3 +105,12 @@ def test_eval_rejects_a_bad_manifest_without_writing(tmp_path):
     out = run("eval", str(SAMPLES), "--manifest", str(manifest), "--out", str(tmp_path / "r.json"))
     assert out.returncode == 1 and "glee" in out.stderr and "Traceback" not in out.stderr
     assert not (tmp_path / "r.json").exists()
+
+
+def test_say_refuses_an_explicitly_empty_text_and_every_output_option_has_one_spelling(tmp_path):
+    for text in ("", "   "):
+        out = run("say", text, "-o", str(tmp_path / "x.wav"))
+        assert out.returncode == 1 and "text is empty" in out.stderr and "Traceback" not in out.stderr
+    assert not (tmp_path / "x.wav").exists()
+    for command in ("say", "animate", "batch", "train-ser", "eval"):
+        assert "-o, --out" in run(command, "--help").stdout, command

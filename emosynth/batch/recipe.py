@@ -5,7 +5,7 @@ the outputs and the quality gate (see ``recipes/`` and docs/batch.md for the who
 
     name: ser-grid
     seed: 0
-    texts: {builtin: neutral-en}          # or {file: my_texts.txt} or {list: ["...", "..."]}
+    texts: {builtin: neutral-en}          # or {file: my_texts.txt} or ["...", "..."] ({list: [...]} too)
     voices: [kumo, alpha]
     # or, instead of texts and voices, emotional variants of real recordings (emosynth augment):
     # recordings: my_corpus/                 (speaker = each file's folder under it)
@@ -175,8 +175,11 @@ def _int(value: Any, where: str, key: str, *, minimum: int) -> int:
 
 
 def _texts(value: Any, base: Path, where: str) -> tuple[tuple[str, ...], str]:
+    if isinstance(value, list):  # `texts: ["...", "..."]`, the form people write first
+        value = {"list": value}
     if not isinstance(value, dict) or len(value) != 1:
-        raise RecipeError(f"{where}: 'texts' must have exactly one of builtin: NAME, file: PATH or list: [...]")
+        raise RecipeError(f"{where}: 'texts' must be a list of strings or have exactly one of builtin: NAME, "
+                          "file: PATH or list: [...]")
     _known(value, _TEXT_KEYS, where, "texts")
     (kind, arg), = value.items()
     if kind == "list":
