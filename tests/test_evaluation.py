@@ -29,6 +29,7 @@ from emosynth.evaluation import (
     confusion_matrix,
     evaluate,
     intensity_monotonicity,
+    log_mel_distance,
     normalise_text,
     pearson,
     read_manifest,
@@ -125,6 +126,14 @@ def test_word_error_rate():
     assert word_error_rate("The cat, sat.", "the  CAT sat!") == (0, 3)
     assert word_error_rate("", "hello there") == (2, 0)
     assert word_error_rate("don't stop", "dont stop") == (1, 2)  # apostrophes inside words count
+
+
+def test_log_mel_distance_is_zero_for_the_same_clip_and_log_2_for_half_the_level():
+    x = np.random.default_rng(0).normal(size=24_000).astype(np.float32)  # energy in every band
+    assert log_mel_distance(x, x, sample_rate_hz=24_000) == 0.0
+    assert log_mel_distance(x, 0.5 * x, sample_rate_hz=24_000) == pytest.approx(math.log(2), rel=0.01)
+    with pytest.raises(ValueError, match="one length"):
+        log_mel_distance(x, x[:-1], sample_rate_hz=24_000)
 
 
 def test_normalise_text_spells_small_numbers():

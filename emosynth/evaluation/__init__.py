@@ -2,7 +2,7 @@
 
 * :mod:`.manifest` - which clips, with which target emotion, intensity, text and speaker
 * :mod:`.report` - :func:`evaluate`, the harness, giving an :class:`EvaluationReport`
-* :mod:`.metrics` - UA/WA, confusion, intensity monotonicity, Pearson, word error rate
+* :mod:`.metrics` - UA/WA, confusion, intensity monotonicity, Pearson, word error rate, log-mel distance
 * :mod:`.diarization` - emotion diarization error rate (EDER) of an emotion timeline
 * :mod:`.plots` - the confusion matrix as a PNG
 * :mod:`.asr` (extra ``asr``), :mod:`.speaker` (extra ``speaker``) and :mod:`.quality` (extra
@@ -17,6 +17,7 @@ from .metrics import (
     EmotionAccuracy,
     confusion_matrix,
     intensity_monotonicity,
+    log_mel_distance,
     normalise_text,
     pearson,
     unweighted_accuracy,
@@ -50,6 +51,7 @@ __all__ = [
     "emotion_diarization_errors",
     "evaluate",
     "intensity_monotonicity",
+    "log_mel_distance",
     "normalise_text",
     "pearson",
     "read_manifest",

