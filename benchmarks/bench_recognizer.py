@@ -87,7 +87,8 @@ def voices_neutral_plain(weights: Path | None) -> dict:
     return out
 
 
-def compare_feature_sets(data: list[Path], names: list[str], seed: int) -> dict:
+def compare_feature_sets(data: list[Path], names: list[str], seed: int,
+                         modes: tuple[str, ...] = ("plain", "speaker")) -> dict:
     """Nested CV of each feature set on the clean recordings (no perturbed copies)."""
     clips = read_corpora(data)
     widest = "tiny.en+base"
@@ -102,7 +103,7 @@ def compare_feature_sets(data: list[Path], names: list[str], seed: int) -> dict:
             start += widths[enc]
         cf = CorpusFeatures(table.features[:, cols], table.emotions, table.speakers, table.corpora,
                             table.channels, table.paths)
-        cv = cross_validate(cf, n_folds=5, seed=seed)
+        cv = cross_validate(cf, n_folds=5, seed=seed, modes=modes)
         out[name] = cv.to_dict()
         print(name, {m: round(r.ua, 3) for m, r in cv.results.items()}, flush=True)
     return out
@@ -163,6 +164,8 @@ def main() -> None:
     parser.add_argument("--plots", type=Path, default=ROOT / "docs", help="folder for the confusion matrices (PNG)")
     parser.add_argument("--compare", nargs="*", default=[], choices=FEATURE_SETS,
                         help="also cross-validate these feature sets on the clean recordings")
+    parser.add_argument("--compare-modes", nargs="+", default=["plain", "speaker"], choices=["plain", "speaker"],
+                        help="classifier modes the --compare runs cross-validate")
     parser.add_argument("--only-compare", action="store_true",
                         help="run only --compare (and --own-length-check), adding them to --out")
     parser.add_argument("--own-length-check", default=None, choices=("tiny.en", "base"),
@@ -184,7 +187,8 @@ def main() -> None:
     if args.only_compare:
         record = json.loads(args.out.read_text()) if args.out.exists() else {}
         if args.compare:
-            record["feature_sets_clean"] = compare_feature_sets(data, args.compare, seed=0)
+            record["feature_sets_clean"] = compare_feature_sets(data, args.compare, seed=0,
+                                                                modes=tuple(args.compare_modes))
         if args.own_length_check:
             record["own_length_check"] = own_length_check(data, args.own_length_check, seed=0)
         write_text_atomic(args.out, json.dumps(record, indent=2) + "\n")

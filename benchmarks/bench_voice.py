@@ -57,7 +57,9 @@ BENCH_SENTENCES = (
 INTENSITIES = (0.0, 0.25, 0.5, 0.75, 1.0)
 
 
-def generate(voice: str, folder: Path, n_sentences: int, sweep_sentences: int) -> Path:
+def generate(voice: str, folder: Path, n_sentences: int, sweep_sentences: int, reuse: bool = False) -> Path:
+    """Render the benchmark's clips into ``folder`` and write their manifest; with ``reuse``, clips
+    already there (from an interrupted run of the same voice state) are kept."""
     synth = Synthesizer(voice)
     rows = []
     for i, text in enumerate(BENCH_SENTENCES[:n_sentences]):
@@ -65,7 +67,9 @@ def generate(voice: str, folder: Path, n_sentences: int, sweep_sentences: int) -
             intensities = INTENSITIES if (emotion != "neutral" and i < sweep_sentences) else (1.0,)
             for x in intensities:
                 name = f"{voice}_{i:02d}_{emotion}_{x:.2f}.wav"
-                synth.say(text, emotion=f"{emotion}:{x}" if emotion != "neutral" else "neutral", score=False).save(folder / name)
+                if not (reuse and (folder / name).exists()):
+                    spec = f"{emotion}:{x}" if emotion != "neutral" else "neutral"
+                    synth.say(text, emotion=spec, score=False).save(folder / name)
                 rows.append({"file": name, "emotion": emotion, "intensity": x, "text": text, "speaker": voice})
     manifest = folder / "manifest.csv"
     with open(manifest, "w", newline="") as fh:
@@ -109,6 +113,11 @@ def main() -> None:
                         help="measure just the speed (on an otherwise idle machine) and update it in --out")
     parser.add_argument("--only-quality", action="store_true",
                         help="measure just the predicted speech quality (DNSMOS) and update it in --out")
+    parser.add_argument("--reuse-clips", action="store_true",
+                        help="keep clips already in --work (an interrupted run with the same voices and tokens)")
+    parser.add_argument("--only-emotion", action="store_true",
+                        help="re-read just the emotion figures (a new recognizer) and update them in --out; "
+                             "intelligibility, speaker, quality and speed stay as measured")
     args = parser.parse_args()
     # the voices measured now replace their entries; other voices' results in --out stay
     results = json.loads(args.out.read_text()) if args.out.exists() else {}
@@ -122,12 +131,18 @@ def main() -> None:
     for voice in args.voices:
         folder = args.work / voice
         folder.mkdir(parents=True, exist_ok=True)
-        manifest = generate(voice, folder, args.sentences, args.sweep_sentences)
+        manifest = generate(voice, folder, args.sentences, args.sweep_sentences, reuse=args.reuse_clips)
         if args.only_quality:
             report = evaluate(read_manifest(manifest, folder), recognizer=recognizer, with_quality=True,
                               progress=True).to_dict()
             results.setdefault(voice, {}).setdefault("evaluation", {})["quality"] = report["quality"]
             print(json.dumps({voice: report["quality"]}, indent=1))
+            continue
+        if args.only_emotion:
+            report = evaluate(read_manifest(manifest, folder), recognizer=recognizer, progress=True).to_dict()
+            kept = results.setdefault(voice, {}).setdefault("evaluation", {})
+            kept.update({k: v for k, v in report.items() if k not in ("clips", "wer", "similarity", "quality")})
+            print(json.dumps({voice: {k: report[k] for k in ("accuracy", "mean_monotonicity", "valence_r", "arousal_r")}}, indent=1))
             continue
         report = evaluate(read_manifest(manifest, folder), recognizer=recognizer, with_asr=True,
                           with_speaker=True, with_quality=True, progress=True).to_dict()

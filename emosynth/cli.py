@@ -537,6 +537,41 @@ def augment(in_dir: Path, out_dir: Path, emotions: str, audio_format: str, sampl
                f"{len(result.failed)} could not be made; see {out_dir / 'dataset_card.md'}")
 
 
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (loopback by default).")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--voice", "-v", default="kumo", show_default=True, help="The voice when a request names none.")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Syntheses (or scorings) running at once; default: one per CPU core.")
+@click.option("--queue-size", type=click.IntRange(min=0), default=None,
+              help="Requests waiting for a worker before the server answers 503; default: 2 per worker.")
+@click.option("--timeout", "timeout_s", type=click.FloatRange(min=0, min_open=True), default=120.0,
+              show_default=True, help="Seconds a request may take, waiting included (504 past it).")
+@click.option("--api-key", default=None, envvar="EMOSYNTH_API_KEY", show_envvar=True,
+              help="Require this key on every endpoint but /healthz (Authorization: Bearer KEY).")
+@click.option("--cors-origin", "cors_origins", multiple=True,
+              help="A browser origin allowed to call the API, e.g. http://localhost:3000 (repeat); none by default.")
+def serve(host: str, port: int, voice: str, workers: int | None, queue_size: int | None, timeout_s: float,
+          api_key: str | None, cors_origins: tuple[str, ...]) -> None:
+    """Serve speech, face frames and the recognizer over HTTP and WebSocket, with an avatar page at /.
+
+    OpenAI-compatible POST /v1/audio/speech, /v1/say, /v1/score, /v1/animate and WS /v1/stream;
+    API docs at /docs. Models load once, before the first request. Extra: emosynth[serve].
+    See docs/serve.md.
+    """
+    from .serve import ServeSettings, require_extra, run
+    from .serve.settings import default_workers
+    from .voice.voices import load_voice
+
+    require_extra()
+    load_voice(voice)  # an unknown default voice is refused before anything loads
+    settings = ServeSettings(host=host, port=port, voice=voice, workers=workers or default_workers(),
+                             queue_size=queue_size, timeout_s=timeout_s, api_key=api_key, cors_origins=cors_origins)
+    click.echo(f"loading models; then serving on http://{host}:{port}/ ({settings.workers} workers"
+               f"{', API key required' if api_key else ''})")
+    run(settings)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI, turning emosynth errors into one-line messages."""
     try:

@@ -140,16 +140,26 @@ class Synthesizer:
     def plan(self, emotion: str | EmotionSpec) -> ProsodyPlan:
         return ProsodyPlan.for_emotion(parse_emotion(emotion), self.voice.tokens)
 
-    def stream(self, text: str, *, emotion: str | EmotionSpec = "neutral") -> Iterator[SpeechChunk]:
-        """Yield the speech chunk by chunk (sentences, or pieces of long ones)."""
+    def stream(self, text: str, *, emotion: str | EmotionSpec = "neutral", speed: float = 1.0) -> Iterator[SpeechChunk]:
+        """Yield the speech chunk by chunk (sentences, or pieces of long ones).
+
+        ``speed`` is Kokoro's own rate input (1 = the voice's pace; 2 = twice as fast), applied on
+        top of the emotion's duration factor; timings stay exact.
+        """
         plan = self.plan(emotion)
         for chunk in text_to_chunks(text):
-            yield self._speak_chunk(chunk, plan)
+            yield self._speak_chunk(chunk, plan, speed)
 
-    def say(self, text: str, *, emotion: str | EmotionSpec = "neutral", score: bool = True) -> Utterance:
+    def say(self, text: str, *, emotion: str | EmotionSpec = "neutral", score: bool = True,
+            speed: float = 1.0) -> Utterance:
         """The whole text as one utterance; ``score`` runs the recognizer on it."""
+        return self.join(text, list(self.stream(text, emotion=emotion, speed=speed)), emotion=emotion, score=score)
+
+    def join(self, text: str, chunks: list[SpeechChunk], *, emotion: str | EmotionSpec = "neutral",
+             score: bool = True) -> Utterance:
+        """The utterance made of ``chunks`` from :meth:`stream` (what :meth:`say` returns), so a caller
+        that streams, e.g. to stop between chunks, still gets the same result."""
         plan = self.plan(emotion)
-        chunks = [self._speak_chunk(c, plan) for c in text_to_chunks(text)]
         audio, phonemes, f0 = _join(chunks)
         scores = None
         if score:
@@ -158,12 +168,12 @@ class Synthesizer:
                          f0_hz=f0, f0_step_s=F0_STEP_S, emotion=plan.emotion, plan=plan,
                          voice=self.voice.name, scores=scores, chunks=tuple(c.text for c in chunks))
 
-    def _speak_chunk(self, chunk: PhonemeChunk, plan: ProsodyPlan) -> SpeechChunk:
+    def _speak_chunk(self, chunk: PhonemeChunk, plan: ProsodyPlan, speed: float = 1.0) -> SpeechChunk:
         backbone = Backbone.load(threads=self._threads)
         style = self.voice.style(chunk.n_tokens)
         style[128:] += plan.style_offset.astype(np.float32)
         c = plan.controls
-        prediction = backbone.predict(chunk.token_ids, style, duration_scale=c.duration_factor)
+        prediction = backbone.predict(chunk.token_ids, style, speed=speed, duration_scale=c.duration_factor)
         f0 = shape_f0(prediction.f0_hz, scale=c.f0_factor, range_scale=c.f0_range_factor)
         out = backbone.decode(prediction.with_contours(f0_hz=f0))
         edge = int(_EDGE_S * SAMPLE_RATE_HZ)

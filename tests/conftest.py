@@ -26,3 +26,16 @@ def nemo() -> Path:
     if not (NEMO / "data.tsv").is_file():
         pytest.skip(f"needs the nEMO corpus at {NEMO} (CI has it; a bare clone does not)")
     return NEMO
+
+
+@pytest.fixture(scope="session")
+def serve_server(tmp_path_factory):
+    """One ``emosynth serve`` (2 workers) for the serve tests and the browser test: a real child process
+    on a free loopback port, stopped at the end of the session."""
+    pytest.importorskip("fastapi", reason="the serve tests need the extra emosynth[serve]")
+    from serve_support import CliServer
+
+    server = CliServer("--workers", "2", "--queue-size", "4", "--timeout", "120",
+                       log_path=tmp_path_factory.mktemp("serve") / "server.log").start()
+    yield server
+    server.stop()

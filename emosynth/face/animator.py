@@ -52,6 +52,7 @@ def animate(
     fps: int = DEFAULT_FPS,
     seed: int = 0,
     recognizer: "Recognizer | None" = None,
+    ease_in: bool = True,
 ) -> BlendshapeTrack:
     """The face for ``audio`` (n,).
 
@@ -59,7 +60,8 @@ def animate(
     ``text`` (the words spoken, or ``"auto"``: the words the ASR extra hears), from timings aligned
     to the audio (:mod:`.align`); with neither, from the audio-to-mouth model (:mod:`.audio_model`). ``emotion`` is any spec (``joy:0.7``, a
     mixture, a negation, ``va:...``) or ``"auto"``: the recognizer's reading of the audio (its
-    probabilities as mixture weights). ``seed`` fixes the blinks, gaze and head motion. Raises
+    probabilities as mixture weights). ``seed`` fixes the blinks, gaze and head motion. ``ease_in=False``
+    shows the expression from the first frame, for a later piece of a stream (``emosynth serve``). Raises
     :class:`FaceError` for an unsupported frame rate, empty audio or phoneme timings outside the audio.
     """
     if fps not in FRAME_RATES:
@@ -92,7 +94,7 @@ def animate(
         mouth = ("phoneme timings aligned to the words (emosynth.face.align)" if aligned else "phoneme timings") + \
             " (dominance coarticulation) and loudness"
     mouth_layer = weights
-    onset = np.clip(times / _EXPRESSION_ONSET_S, 0.0, 1.0)[:, None]
+    onset = np.clip(times / _EXPRESSION_ONSET_S, 0.0, 1.0)[:, None] if ease_in else np.ones((n, 1))
     weights = weights + onset * expression_layer(spec)[None, :]
 
     rng = np.random.default_rng(seed)
