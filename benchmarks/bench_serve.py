@@ -197,7 +197,7 @@ def _wav(samples: np.ndarray, rate: int = 16000, subtype: str = "PCM_16") -> byt
 def bad_requests(n: int, seed: int) -> list[tuple[str, str, dict]]:
     """(method, path, httpx keyword arguments) for ``n`` bad requests, drawn from the kinds below."""
     rng = random.Random(seed)
-    junk = lambda k: bytes(rng.getrandbits(8) for _ in range(k))  # noqa: E731
+    junk = lambda k: bytes(rng.getrandbits(8) for _ in range(k))
     speech = {"model": "tts-1", "input": "Hello."}
     good_wav = _wav(np.sin(np.arange(16000) / 8.0).astype(np.float32) * 0.3)
     nan_wav = _wav(np.full(16000, np.nan, dtype=np.float32), subtype="FLOAT")

@@ -52,7 +52,7 @@ class CliServer:
                                      cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT,
                                      env={**os.environ, **(env or {})})
 
-    def start(self) -> "CliServer":
+    def start(self) -> CliServer:
         try:
             wait_healthy(self.base, START_TIMEOUT_S, alive=lambda: self.proc.poll() is None)
         except Exception:
@@ -90,7 +90,7 @@ class ThreadServer:
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
 
-    def start(self) -> "ThreadServer":
+    def start(self) -> ThreadServer:
         self.thread.start()
         wait_healthy(self.base, START_TIMEOUT_S, alive=self.thread.is_alive)
         return self

@@ -14,12 +14,12 @@ import pytest
 import soundfile as sf
 
 pytest.importorskip("fastapi", reason="the serve tests need the extra emosynth[serve]")
-import httpx  # noqa: E402
-from websockets.sync.client import connect  # noqa: E402
+import httpx
+from serve_support import ThreadServer
+from websockets.sync.client import connect
 
-from emosynth.face.arkit import ARKIT_BLENDSHAPES  # noqa: E402
-from emosynth.serve import ServeSettings  # noqa: E402
-from serve_support import ThreadServer  # noqa: E402
+from emosynth.face.arkit import ARKIT_BLENDSHAPES
+from emosynth.serve import ServeSettings
 
 SHORT = "Hello there."
 TWO = "Good morning to you. The train leaves at ten."
@@ -52,7 +52,7 @@ class Inbox:
             self._receive(deadline)
 
     def _receive(self, deadline: float) -> None:
-        recv = lambda: self.ws.recv(timeout=max(0.1, deadline - time.monotonic()))  # noqa: E731
+        recv = lambda: self.ws.recv(timeout=max(0.1, deadline - time.monotonic()))
         m = json.loads(recv())
         if m["type"] == "audio":
             m["_data"] = recv()  # the binary message always comes right after its header
@@ -317,7 +317,7 @@ def test_bad_speech_requests_name_the_field(serve_server, body, param, words):
 
 def test_malformed_bodies_and_uploads_get_clear_4xx(serve_server, spoken_wav):
     base = serve_server.base
-    post = lambda path, **kw: httpx.post(f"{base}{path}", timeout=60, **kw)  # noqa: E731
+    post = lambda path, **kw: httpx.post(f"{base}{path}", timeout=60, **kw)
     assert "not valid JSON" in error_of(post("/v1/say", content=b'{"text": "Hi"', headers={
         "content-type": "application/json"}), 400, None)
     assert "JSON object" in error_of(post("/v1/say", json=["Hi"]), 400, None)

@@ -11,7 +11,13 @@ import pytest
 
 from emosynth.errors import EmosynthError
 from emosynth.serve.settings import ServeSettings
-from emosynth.serve.workers import Busy, Job, JobCancelled, TimeLimitExceeded, WorkerPool
+from emosynth.serve.workers import (
+    Busy,
+    Job,
+    JobCancelled,
+    TimeLimitExceeded,
+    WorkerPool,
+)
 
 
 def _sleeper(seconds: float, steps: int = 1):

@@ -16,13 +16,28 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..errors import MissingExtraError
-from .settings import API_KEY_ENV, MAX_TEXT_CHARS, MAX_UPLOAD_BYTES, MAX_UPLOAD_S, ServeSettings
+from .settings import (
+    API_KEY_ENV,
+    MAX_TEXT_CHARS,
+    MAX_UPLOAD_BYTES,
+    MAX_UPLOAD_S,
+    ServeSettings,
+)
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
-__all__ = ["ServeSettings", "create_app", "run", "require_extra", "API_KEY_ENV", "MAX_TEXT_CHARS",
-           "MAX_UPLOAD_BYTES", "MAX_UPLOAD_S", "WS_MAX_MESSAGE_BYTES"]
+__all__ = [
+    "API_KEY_ENV",
+    "MAX_TEXT_CHARS",
+    "MAX_UPLOAD_BYTES",
+    "MAX_UPLOAD_S",
+    "WS_MAX_MESSAGE_BYTES",
+    "ServeSettings",
+    "create_app",
+    "require_extra",
+    "run",
+]
 
 #: Largest WebSocket message the server reads: a request is a few kB of JSON.
 WS_MAX_MESSAGE_BYTES = 1024 * 1024
@@ -37,7 +52,7 @@ def require_extra() -> None:
             raise MissingExtraError(f"emosynth serve ({module})", extra="serve") from None
 
 
-def create_app(settings: ServeSettings | None = None, **kwargs) -> "FastAPI":
+def create_app(settings: ServeSettings | None = None, **kwargs) -> FastAPI:
     """The ASGI app (FastAPI); see :func:`emosynth.serve.app.create_app`."""
     require_extra()
     from .app import create_app as make

@@ -15,7 +15,7 @@ from starlette.exceptions import HTTPException
 
 from .errors import error_body
 
-__all__ = ["ApiKeyGuard", "BodyLimit", "KEY_COOKIE"]
+__all__ = ["KEY_COOKIE", "ApiKeyGuard", "BodyLimit"]
 
 #: The cookie a browser gets after presenting the key once (``/?api_key=KEY``), so the page's own
 #: requests (scripts, the avatar, the WebSocket) carry it without the key in every URL.

@@ -25,7 +25,7 @@ from .schemas import SayRequest, SpeechRequest
 from .settings import SPEED_RANGE
 from .workers import Busy, Job, JobCancelled, TimeLimitExceeded, WorkerPool
 
-__all__ = ["router", "run_job", "check_text", "check_speed", "ClipStore"]
+__all__ = ["ClipStore", "check_speed", "check_text", "router", "run_job"]
 
 router = APIRouter()
 _MEDIA_TYPES = {"wav": "audio/wav", "flac": "audio/flac", "pcm": "audio/pcm"}

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..face.track import FRAME_RATES
 
-__all__ = ["SpeechRequest", "SayRequest", "StreamSpeak", "StreamCancel", "validation_message"]
+__all__ = ["SayRequest", "SpeechRequest", "StreamCancel", "StreamSpeak", "validation_message"]
 
 FrameRate = Literal[24, 25, 30, 50, 60]
 assert FRAME_RATES == (24, 25, 30, 50, 60)  # the Literal above spells them out for the OpenAPI schema

@@ -11,8 +11,15 @@ from dataclasses import dataclass, field
 
 from ..errors import EmosynthError
 
-__all__ = ["ServeSettings", "API_KEY_ENV", "MAX_TEXT_CHARS", "MAX_UPLOAD_BYTES", "MAX_UPLOAD_S",
-           "SPEED_RANGE", "default_workers"]
+__all__ = [
+    "API_KEY_ENV",
+    "MAX_TEXT_CHARS",
+    "MAX_UPLOAD_BYTES",
+    "MAX_UPLOAD_S",
+    "SPEED_RANGE",
+    "ServeSettings",
+    "default_workers",
+]
 
 #: Environment variable read when ``--api-key`` is not given.
 API_KEY_ENV = "EMOSYNTH_API_KEY"
@@ -72,7 +79,7 @@ class ServeSettings:
         return self.threads or max(1, (os.cpu_count() or 1) // self.workers)
 
     @classmethod
-    def from_env(cls, **kwargs) -> "ServeSettings":
+    def from_env(cls, **kwargs) -> ServeSettings:
         """Settings with the API key taken from ``EMOSYNTH_API_KEY`` when none is given."""
         if kwargs.get("api_key") is None and os.environ.get(API_KEY_ENV):
             kwargs["api_key"] = os.environ[API_KEY_ENV]

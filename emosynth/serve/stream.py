@@ -35,7 +35,7 @@ from .routes import check_speed, check_text
 from .schemas import StreamCancel, StreamSpeak, validation_message
 from .workers import Busy, Job, JobCancelled, TimeLimitExceeded, WorkerPool
 
-__all__ = ["router", "StreamSession"]
+__all__ = ["StreamSession", "router"]
 
 log = logging.getLogger(__name__)
 router = APIRouter()

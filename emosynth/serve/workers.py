@@ -22,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TypeVar
 
-__all__ = ["WorkerPool", "Job", "Busy", "TimeLimitExceeded", "JobCancelled", "PoolStats"]
+__all__ = ["Busy", "Job", "JobCancelled", "PoolStats", "TimeLimitExceeded", "WorkerPool"]
 
 T = TypeVar("T")
 # Until a job has finished, Retry-After assumes a job takes this long.
