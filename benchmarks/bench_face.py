@@ -137,6 +137,46 @@ def _portrait_speed(utts, tmp: Path) -> dict:
     return {**_video_speed(utts, tmp, renderer), "setup_s": round(setup_s, 2)}
 
 
+_PORTRAITS = ("astronaut.jpg", "grace_hopper.jpg")  # faces/: smiling with teeth; neutral, with glasses
+_PORTRAIT_SHAPES = ("mouthSmileLeft", "mouthSmileRight", "browDownLeft", "browDownRight", "browInnerUp",
+                    "eyeWideLeft", "eyeWideRight", "jawOpen")
+
+
+def _portrait_expressions(utts_by_emotion: dict, step: int = 3) -> dict:
+    """Each shipped portrait speaking every primary, read back by FaceLandmarker (means over the
+    frames where the jaw is driven open past 0.05, every ``step``-th frame past the onset and away
+    from blinks) and judged by fer (share read as intended); the photo's own reading beside."""
+    from importlib import resources
+
+    from emosynth.face import ARKIT_BLENDSHAPES, PortraitRenderer, load_portrait
+    from emosynth.face.judge import INTENDED_CLASS, ExpressionJudge, read_as, steady_frames
+    from emosynth.face.landmarks import FaceReader
+
+    cols = [ARKIT_BLENDSHAPES.index(n) for n in _PORTRAIT_SHAPES]
+    jaw = ARKIT_BLENDSHAPES.index("jawOpen")
+    judge, out = ExpressionJudge(), {}
+    with FaceReader() as reader:
+        for name in _PORTRAITS:
+            renderer = PortraitRenderer(load_portrait(Path(str(resources.files("emosynth.face_assets") / name))))
+            own = renderer.neutralised.own
+            entry = {"photo": {n: round(float(own[c]), 2) for n, c in zip(_PORTRAIT_SHAPES, cols)},
+                     "counter": {n: round(float(v), 2) for n, v in zip(ARKIT_BLENDSHAPES, renderer.neutralised.counter) if v > 0}}
+            for emotion, utts in utts_by_emotion.items():
+                frames, speaking = [], []
+                for u in utts:
+                    t = animate_utterance(u)
+                    for i in steady_frames(t, step=step):
+                        frames.append(renderer.frame(t.weights[i], t.head_rotation[i], t.gaze[i]))
+                        speaking.append(t.weights[i, jaw] > 0.05)
+                read = reader.blendshapes(frames)[np.array(speaking)]
+                reads = read_as(judge.probabilities(frames))
+                entry[emotion] = {**{n: round(float(np.nanmean(read[:, c])), 2) for n, c in zip(_PORTRAIT_SHAPES, cols)},
+                                  "fer_share": round(reads.count(INTENDED_CLASS[emotion]) / max(len(reads), 1), 2),
+                                  "frames": len(frames)}
+            out[name] = entry
+    return out
+
+
 def _round_trip(utts) -> dict:
     from emosynth.face.landmarks import round_trip
 
@@ -257,7 +297,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=Path("../shared/data/ravdess"))
     parser.add_argument("--out", type=Path, default=_HERE / "results" / "face.json")
-    parser.add_argument("--only", choices=["portrait", "avatar", "mouth"], help="measure just this and update its entries in --out")
+    parser.add_argument("--only", choices=["portrait", "portrait-expressions", "avatar", "mouth"],
+                        help="measure just this and update its entries in --out")
+    parser.add_argument("--sentences", type=int, default=3, help="sentences per primary for the judges (default 3)")
     args = parser.parse_args()
     synth = Synthesizer("kumo")
     sentences = _bench_sentences()
@@ -268,6 +310,13 @@ def main() -> None:
             result["portrait_512_30fps"] = _portrait_speed(utts, Path(tmp))
         write_text_atomic(args.out, json.dumps(result, indent=1) + "\n")
         print(json.dumps(result["portrait_512_30fps"], indent=1))
+        return
+    if args.only == "portrait-expressions":
+        result = json.loads(args.out.read_text()) if args.out.exists() else {}
+        judged = {e: [synth.say(t, emotion=e, score=False) for t in sentences[:args.sentences]] for e in PRIMARY_EMOTIONS}
+        result["portrait_expressions"] = _portrait_expressions(judged)
+        write_text_atomic(args.out, json.dumps(result, indent=1) + "\n")
+        print(json.dumps(result["portrait_expressions"], indent=1))
         return
     utts = [synth.say(t, score=False) for t in sentences]
     utts += [synth.say(t, emotion=e, score=False) for t in sentences[:3] for e in PRIMARY_EMOTIONS[1:]]
@@ -300,6 +349,7 @@ def main() -> None:
         result["portrait_512_30fps"] = _portrait_speed(utts[:5], Path(tmp))
     result["round_trip_mediapipe"] = _round_trip(utts)
     result["expression_judge_fer"] = _expression_judge(judged)
+    result["portrait_expressions"] = _portrait_expressions(judged)
     write_text_atomic(args.out, json.dumps(result, indent=1) + "\n")
     print(json.dumps(result, indent=1))
 

@@ -25,7 +25,7 @@ from .arkit import ARKIT_BLENDSHAPES
 if TYPE_CHECKING:
     from .track import BlendshapeTrack
 
-__all__ = ["FaceReader", "RoundTrip", "round_trip", "find_faces", "landmarker_model_path"]
+__all__ = ["FaceReader", "RoundTrip", "round_trip", "find_faces", "find_faces_anywhere", "landmarker_model_path"]
 
 
 def landmarker_model_path() -> Path:
@@ -84,6 +84,35 @@ def find_faces(images: Iterable[np.ndarray], *, max_faces: int = 4) -> list[list
         finally:
             landmarker.close()
     return found
+
+
+def find_faces_anywhere(rgb: np.ndarray, *, max_faces: int = 4, min_side: int = 128) -> list[np.ndarray]:
+    """The faces in a photo. FaceLandmarker's detector sees the photo shrunk to a small square, so
+    a face that is small in a large or long photo is looked for again in overlapping square windows
+    (the photo's shorter side, then halves of it down to ``min_side``); a face found in several windows
+    counts once."""
+    faces = find_faces([rgb], max_faces=max_faces)[0]
+    h, w = rgb.shape[:2]
+    side = min(h, w)
+    while not faces and side >= min_side:
+        corners = [(x, y) for y in _window_starts(h, side) for x in _window_starts(w, side)]
+        found = find_faces([rgb[y:y + side, x:x + side] for x, y in corners], max_faces=max_faces)
+        # a face cut by a window's edge is found with guessed landmarks: the most central finding wins
+        margin = lambda face: float(min(face[:, :2].min(), side - face[:, :2].max()))  # noqa: E731
+        found = sorted(((margin(f), f + [x, y, 0.0]) for (x, y), fs in zip(corners, found) for f in fs),
+                       key=lambda mf: -mf[0])
+        for _, face in found:
+            width = np.linalg.norm(face[454, :2] - face[234, :2])
+            if all(np.linalg.norm(face[1, :2] - f[1, :2]) > 0.3 * width for f in faces):
+                faces.append(face)
+        side //= 2
+    return faces
+
+
+def _window_starts(length: int, side: int) -> list[int]:
+    """Where windows of ``side`` start along ``length``, overlapping by half."""
+    n = int(np.ceil(max(length - side, 0) / (side / 2))) + 1
+    return sorted({int(round(v)) for v in np.linspace(0, length - side, n)})
 
 
 class FaceReader:

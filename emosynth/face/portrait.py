@@ -33,6 +33,8 @@ import numpy as np
 from ..errors import FaceError, MissingExtraError
 from .arkit import ARKIT_BLENDSHAPES
 from .head import Head, head_mesh_path, load_head
+from .landmarks import find_faces_anywhere
+from .neutral import Neutralised, neutralise
 from .render import _HEAD_CENTRE_CM, DEFAULT_SIZE, _rotation
 
 __all__ = ["Portrait", "PortraitRenderer", "load_portrait", "example_portrait_path",
@@ -59,7 +61,14 @@ _LIDS = {"Left": ((263, 466, 388, 387, 386, 385, 384, 398, 362), (263, 249, 390,
 # Upper and lower margins that meet when an opening closes (inner lips, eyelids), pair by pair.
 _MEETING = np.array([_UPPER_INNER + sum((lids[0][1:-1] for lids in _LIDS.values()), ()),
                      _LOWER_INNER + sum((lids[1][1:-1] for lids in _LIDS.values()), ())])
-_MOUTH_DARK = np.array([34.0, 12.0, 14.0])
+# On a photo, FaceLandmarker reads the brows lowered only when the whole brow comes down (the head's
+# browDown drops mostly the inner end): there, browDown also lowers the outer brow by as much as
+# browOuterUp raises it, and the inner one by half of what browInnerUp raises it.
+_PHOTO_MIX = np.eye(len(ARKIT_BLENDSHAPES))
+for _side in ("Left", "Right"):
+    _PHOTO_MIX[ARKIT_BLENDSHAPES.index(f"browDown{_side}"), ARKIT_BLENDSHAPES.index(f"browOuterUp{_side}")] = -1.0
+    _PHOTO_MIX[ARKIT_BLENDSHAPES.index(f"browDown{_side}"), ARKIT_BLENDSHAPES.index("browInnerUp")] = -0.25
+_MOUTH_DARK = np.array([62.0, 24.0, 28.0])  # a cavity in shadow, not a black hole
 _MOUTH_TONGUE = np.array([122.0, 50.0, 54.0])
 _TEETH = np.array([226.0, 221.0, 208.0])
 
@@ -100,7 +109,7 @@ def load_portrait(source: str | os.PathLike[str] | np.ndarray, *, size: int = DE
                         "on each side")
     if max(h, w) > _MAX_IMAGE_PX:
         rgb = _resized(rgb, _MAX_IMAGE_PX / max(h, w))
-    faces = _find_faces(rgb)
+    faces = find_faces_anywhere(rgb, max_faces=_MAX_FACES, min_side=MIN_IMAGE_PX)
     if not faces:
         raise FaceError(f"{name}: no face found; accepted: a photo of one face seen from the front, at least "
                         f"{MIN_FACE_PX} px wide")
@@ -112,36 +121,6 @@ def load_portrait(source: str | os.PathLike[str] | np.ndarray, *, size: int = DE
     _check_face(landmarks, rgb.shape, name)
     image, landmarks = _crop(rgb, landmarks, size)
     return Portrait(image=image, landmarks=landmarks, source=name)
-
-
-def _find_faces(rgb: np.ndarray) -> list[np.ndarray]:
-    """The faces in a photo. FaceLandmarker's detector sees the photo shrunk to a small square, so
-    a face that is small in a large or long photo is looked for again in overlapping square windows
-    (the photo's shorter side, then half of it); a face found in several windows counts once."""
-    from .landmarks import find_faces
-
-    faces = find_faces([rgb], max_faces=_MAX_FACES)[0]
-    h, w = rgb.shape[:2]
-    side = min(h, w)
-    while not faces and side >= MIN_IMAGE_PX:
-        corners = [(x, y) for y in _window_starts(h, side) for x in _window_starts(w, side)]
-        found = find_faces([rgb[y:y + side, x:x + side] for x, y in corners], max_faces=_MAX_FACES)
-        # a face cut by a window's edge is found with guessed landmarks: the most central finding wins
-        margin = lambda face: float(min(face[:, :2].min(), side - face[:, :2].max()))  # noqa: E731
-        found = sorted(((margin(f), f + [x, y, 0.0]) for (x, y), fs in zip(corners, found) for f in fs),
-                       key=lambda mf: -mf[0])
-        for _, face in found:
-            width = np.linalg.norm(face[454, :2] - face[234, :2])
-            if all(np.linalg.norm(face[1, :2] - f[1, :2]) > 0.3 * width for f in faces):
-                faces.append(face)
-        side //= 2
-    return faces
-
-
-def _window_starts(length: int, side: int) -> list[int]:
-    """Where windows of ``side`` start along ``length``, overlapping by half."""
-    n = int(np.ceil(max(length - side, 0) / (side / 2))) + 1
-    return sorted({int(round(v)) for v in np.linspace(0, length - side, n)})
 
 
 def _read_rgb(source, name: str) -> np.ndarray:
@@ -252,7 +231,7 @@ class PortraitRenderer:
     """Draws frames of a portrait moved by blendshape weights: ``frame(weights, head_rotation, gaze)``
     gives (size, size, 3) uint8, like :class:`.render.HeadRenderer`."""
 
-    def __init__(self, portrait: Portrait, head: Head | None = None) -> None:
+    def __init__(self, portrait: Portrait, head: Head | None = None, *, neutral: bool = True) -> None:
         cv2 = _cv2()
         self.portrait = portrait
         self.size = size = portrait.size
@@ -273,6 +252,8 @@ class PortraitRenderer:
         self._disp = disp.reshape(len(ARKIT_BLENDSHAPES), -1)
         self._face_height = float(np.linalg.norm(src[152] - src[10]))
         self._teeth = _TEETH
+        if self._lips_parted(src):
+            self._teeth = self._teeth_colour(src)
         self._rest = src + self._closing(src)
         self._src_landmarks = src
         self._lash = self._lash_colour(src)
@@ -312,6 +293,27 @@ class PortraitRenderer:
         self._triangles[flip] = self._triangles[flip][:, [0, 2, 1]]
         sa, sb, sc = (np.vstack([src, self._fixed])[self._triangles[:, j]] for j in range(3))
         self._src_edges = np.concatenate([sa, sb - sa, sc - sa], axis=1)  # each triangle in the photo
+        #: the photo's own expression as FaceLandmarker read it and the counter-weights that undo it
+        self.neutralised: Neutralised | None = None
+        if neutral:
+            self._neutralise()
+
+    def _neutralise(self) -> None:
+        """Take the photo's own expression away (:mod:`.neutral`): the rest pose becomes the photo's
+        face with its smile, frown and brow raise or lowering undone, its lips closed."""
+        from .landmarks import FaceReader
+
+        src = self._src_landmarks
+
+        def render_rest(counter: np.ndarray) -> np.ndarray:
+            moved = src - (counter @ self._disp).reshape(-1, 2)
+            self._rest = moved + self._closing(moved)
+            return self.frame(np.zeros(len(ARKIT_BLENDSHAPES)))
+
+        with FaceReader() as reader:
+            own = reader.blendshapes([self.portrait.image])[0]
+            self.neutralised = neutralise(render_rest, own, lambda f: reader.blendshapes([f])[0])
+        render_rest(self.neutralised.counter)
 
     # -- the rest pose ---------------------------------------------------------------------------
     def _closing(self, src: np.ndarray) -> np.ndarray:
@@ -320,10 +322,8 @@ class PortraitRenderer:
         Each inner-lip pair meets at its midpoint; the rest of the face follows by distance-weighted
         interpolation with a Gaussian fall-off of a third of the mouth's width."""
         upper, lower = np.array(_UPPER_INNER), np.array(_LOWER_INNER)
-        gaps = np.linalg.norm(src[lower] - src[upper], axis=1)
-        if np.median(gaps[3:6]) <= _CLOSE_LIPS_ABOVE * self._face_height:
+        if not self._lips_parted(src):
             return np.zeros_like(src)
-        self._teeth = self._teeth_colour(src)
         mid = (src[upper] + src[lower]) / 2
         keys = np.concatenate([upper, lower, _LIP_CORNERS])
         moves = np.concatenate([mid - src[upper], mid - src[lower], np.zeros((2, 2))])
@@ -335,6 +335,10 @@ class PortraitRenderer:
         out = shepard * np.where(reach < 0.01, 0.0, reach)[:, None]  # beyond, the face stays exactly put
         out[keys] = moves
         return out
+
+    def _lips_parted(self, points: np.ndarray) -> bool:
+        gaps = np.linalg.norm(points[list(_LOWER_INNER)] - points[list(_UPPER_INNER)], axis=1)
+        return bool(np.median(gaps[3:6]) > _CLOSE_LIPS_ABOVE * self._face_height)
 
     def _teeth_colour(self, src: np.ndarray) -> np.ndarray:
         """The photo's teeth: the brighter part of what shows between its parted lips."""
@@ -365,7 +369,7 @@ class PortraitRenderer:
     # -- frames ----------------------------------------------------------------------------------
     def targets(self, weights: np.ndarray, head_rotation=(0.0, 0.0, 0.0)) -> np.ndarray:
         """Where the 468 landmarks go (pixels) for blendshape weights (52,) and a head rotation."""
-        w = np.asarray(weights, dtype=np.float64)
+        w = np.asarray(weights, dtype=np.float64) @ _PHOTO_MIX
         out = self._rest + (w @ self._disp).reshape(-1, 2)
         # an upper margin that would pass its lower one (a blink, lips pressed) stops where they meet
         upper, lower = _MEETING
