@@ -22,7 +22,6 @@ from ..emotions import PRIMARY_EMOTIONS
 from ..errors import AudioError, CorpusError, EmosynthError, MissingExtraError
 from ..recognizer.corpus import LabelledClip
 
-
 # -- analysis settings (changing any of these changes the shipped numbers: bump SCHEMA) ------
 SCHEMA = "emosynth-human-prosody-profiles/2"
 FRAME_PERIOD_MS = 5.0
@@ -126,11 +125,7 @@ def measure_clip(
 
     # Energy VAD on a 5 ms grid over the whole clip: the speaking span and the level threshold.
     filtered = _high_pass(x, fs)
-    hop = fs * FRAME_PERIOD_MS / 1000.0
-    grid = np.round(np.arange(int(len(x) / hop) + 1) * hop).astype(np.int64)
-    grid_level = _frame_levels_db(filtered, grid, fs)
-    threshold_db = grid_level.max() - ACTIVE_RANGE_DB
-    first, last = _speaking_span(grid_level > threshold_db)
+    grid, grid_level, threshold_db, first, last = _energy_vad(filtered, fs)
     span_start, span_stop = int(grid[first]), int(grid[last])
     n_span = last - first + 1
     # Centre of the first to centre of the last active frame. A sharp onset or offset makes a
@@ -182,16 +177,50 @@ def measure_clip(
     )
 
 
+def speaking_span(samples: np.ndarray, sample_rate_hz: int) -> tuple[int, int]:
+    """First and last sample (inclusive, 5 ms grid) of the speech in a clip, by the energy VAD that
+    :func:`measure_clip` reads its speaking span with: frames within 35 dB of the loudest, runs of
+    30 ms or more. ``samples`` (n,) float in [-1, 1]. Shared so that other stages trim speech as
+    the profiles do (RAVDESS clips hold about a second of silence around it)."""
+    x = np.asarray(samples, dtype=np.float64)
+    grid, _, _, first, last = _energy_vad(_high_pass(x, sample_rate_hz), sample_rate_hz)
+    return int(grid[first]), int(grid[last])
+
+
+def voiced_f0(samples: np.ndarray, sample_rate_hz: int, *,
+              frame_period_ms: float = FRAME_PERIOD_MS) -> tuple[np.ndarray, np.ndarray]:
+    """Harvest F0 (Hz) every ``frame_period_ms`` from time 0 with the profiles' range, and 0 where
+    it is not trustworthy: frames D4C calls aperiodic (Harvest carries F0 across voiceless
+    consonants) and values more than an octave from the clip's median (tracking jumps).
+    Returns (f0, times_s), shapes (T,). Shared so that F0 targets elsewhere match the profiles'."""
+    x = np.ascontiguousarray(samples, dtype=np.float64)
+    f0, times = _track_f0(x, sample_rate_hz, "harvest", frame_period_ms)
+    voiced = (f0 > 0) & _periodic_frames(x, f0, times, sample_rate_hz)
+    voiced &= _near_median(f0, voiced)
+    return np.where(voiced, f0, 0.0), times
+
+
+def _energy_vad(filtered: np.ndarray, fs: int) -> tuple[np.ndarray, np.ndarray, float, int, int]:
+    """(grid samples, grid levels dB, threshold dB, first, last active grid index) on a 5 ms grid."""
+    hop = fs * FRAME_PERIOD_MS / 1000.0
+    grid = np.round(np.arange(int(len(filtered) / hop) + 1) * hop).astype(np.int64)
+    grid_level = _frame_levels_db(filtered, grid, fs)
+    threshold_db = float(grid_level.max() - ACTIVE_RANGE_DB)
+    first, last = _speaking_span(grid_level > threshold_db)
+    return grid, grid_level, threshold_db, first, last
+
+
 def _semitones(f0_hz: np.ndarray) -> np.ndarray:
     return 12.0 * np.log2(f0_hz / 100.0)
 
 
-def _track_f0(x: np.ndarray, fs: int, tracker: Tracker) -> tuple[np.ndarray, np.ndarray]:
-    """F0 in Hz per 5 ms frame (0 where none is found) and the frame times in s, shapes (T,)."""
+def _track_f0(x: np.ndarray, fs: int, tracker: Tracker,
+              frame_period_ms: float = FRAME_PERIOD_MS) -> tuple[np.ndarray, np.ndarray]:
+    """F0 in Hz per frame (0 where none is found) and the frame times in s, shapes (T,)."""
     pw = _pyworld()
     if tracker == "harvest":
-        return pw.harvest(x, fs, f0_floor=F0_FLOOR_HZ, f0_ceil=F0_CEIL_HZ, frame_period=FRAME_PERIOD_MS)
-    f0, times = pw.dio(x, fs, f0_floor=F0_FLOOR_HZ, f0_ceil=F0_CEIL_HZ, frame_period=FRAME_PERIOD_MS)
+        return pw.harvest(x, fs, f0_floor=F0_FLOOR_HZ, f0_ceil=F0_CEIL_HZ, frame_period=frame_period_ms)
+    f0, times = pw.dio(x, fs, f0_floor=F0_FLOOR_HZ, f0_ceil=F0_CEIL_HZ, frame_period=frame_period_ms)
     return pw.stonemask(x, f0, times, fs), times
 
 

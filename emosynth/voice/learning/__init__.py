@@ -3,6 +3,10 @@
 * :mod:`~emosynth.voice.learning.kokoro_torch` - Kokoro's prosody predictor and decoder as torch
   modules (weights read from the float32 graph), differentiable in the style vector, the F0 and
   energy curves and the aligned text features.
+* :mod:`~emosynth.voice.learning.material` - human training material: every RAVDESS and nEMO clip
+  aligned to Kokoro's tokens (:mod:`.align`), with its F0 and energy in Kokoro's units
+  (:mod:`.acoustics`) and its sentence's tokens and text encodings (:mod:`.sentences`; Polish
+  through espeak-ng, :mod:`.polish`), cached.
 
 Nothing in :mod:`emosynth.voice` outside this package imports it (or torch).
 """
@@ -24,8 +28,12 @@ from .kokoro_torch import (
     alignment_matrix,
     encode_text,
 )
+from .material import MATERIAL_VERSION, ClipMaterial, build_material
 
 __all__ = [
+    "MATERIAL_VERSION",
+    "ClipMaterial",
+    "build_material",
     "D_EN",
     "T_EN",
     "KokoroDecoder",
