@@ -7,15 +7,16 @@ the recording, so the targets must be what Kokoro was trained to predict.
   its training computed (torchaudio ``MelSpectrogram(n_mels=80, n_fft=2048, win_length=1200,
   hop_length=300)`` at 24 kHz: HTK mel scale, no filter normalisation, centred periodic Hann
   window, reflect padding) plus the 1e-5 its log-mel adds (``log_norm`` in StyleTTS 2's utils).
-  Checked on Kokoro's own output (4 sentences x jf_alpha, jm_kumo; float graph): this measure of
-  the audio against the N curve the predictor made for it correlates 0.98-0.997 at lag 0 (the
-  best lag), slope 0.92-1.01, offset -0.13..+0.67; no affine correction is applied (see
-  docs/voice-material.md for the pooled fit).
+  Checked on Kokoro's own output (9 English and Polish sentences x jf_alpha, jm_kumo, jf_nezumi;
+  float graph): this measure of the audio against the N curve the predictor made for it
+  correlates 0.979-0.997 at lag 0, the best lag every time; pooled fit ``N_predicted = 0.972 x
+  measured + 0.123``, per voice offsets -0.14..+0.67 of either sign, so no correction is applied
+  (docs/voice-material.md).
 * F0 is WORLD Harvest with the profiles' settings and voicing clean-up
   (:func:`emosynth.profiles.measure.voiced_f0`), in Hz, 0 where unvoiced. Kokoro's predicted
   curve writes 2-12 Hz where the audio is unvoiced (its decoder's sine source is off at or below
   10 Hz), so 0 means the same to the decoder; on voiced steps Harvest on Kokoro's output and the
-  predicted curve agree with a median ratio of 1.000 (0.998-1.004), lag 0.
+  predicted curve agree with a median ratio of 1.0014 (0.997-1.006 per reading), lag 0.
 
 Step ``j`` of both curves is centred on sample ``300 * j`` of the aligned span (torch's centred
 STFT frames; Harvest's frame ``j`` is at time ``j * 12.5 ms``), the convention the predictor's
