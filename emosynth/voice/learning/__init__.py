@@ -31,15 +31,15 @@ from .kokoro_torch import (
 from .material import MATERIAL_VERSION, ClipMaterial, build_material
 
 __all__ = [
-    "MATERIAL_VERSION",
-    "ClipMaterial",
-    "build_material",
     "D_EN",
+    "MATERIAL_VERSION",
     "T_EN",
+    "ClipMaterial",
     "KokoroDecoder",
     "KokoroProsody",
     "ProsodyCurves",
     "TextEncoding",
     "alignment_matrix",
+    "build_material",
     "encode_text",
 ]

@@ -46,8 +46,16 @@ from ...errors import AudioError, MissingExtraError
 from ..backbone import SAMPLE_RATE_HZ, SAMPLES_PER_FRAME
 from .acoustics import mel_filterbank, mel_power
 
-__all__ = ["Alignment", "HOP_SAMPLES", "align_to_rendition", "alignment_features", "dtw_path",
-           "quantize_boundaries", "spectral_features", "whisper_states"]
+__all__ = [
+    "HOP_SAMPLES",
+    "Alignment",
+    "align_to_rendition",
+    "alignment_features",
+    "dtw_path",
+    "quantize_boundaries",
+    "spectral_features",
+    "whisper_states",
+]
 
 #: DTW resolution: 10 ms at 24 kHz (a duration frame is 2.5 of them).
 HOP_SAMPLES = 240

@@ -41,7 +41,7 @@ from ...audio import load_audio
 from ...errors import CorpusError, EmosynthError
 from ...io import atomic_path, cache_dir, file_sha256
 from ...recognizer.corpus import LabelledClip
-from ..backbone import SAMPLE_RATE_HZ, SAMPLES_PER_FRAME
+from ..backbone import SAMPLE_RATE_HZ
 from .acoustics import energy_curve, f0_curve
 from .align import align_to_rendition
 from .sentences import (
@@ -233,6 +233,8 @@ def build_material(clips: Sequence[LabelledClip], *, progress: bool = True, work
 
     Clips that cannot be used (unreadable, too little speech for the tokens) are logged and
     left out; raises :class:`CorpusError` when none can, or a clip is not RAVDESS or nEMO.
+    ``workers > 1`` spawns processes, which re-import the caller's main module: call it from
+    ``python -m`` or under ``if __name__ == "__main__":``.
     """
     from tqdm import tqdm
 
@@ -272,7 +274,7 @@ def _run_jobs(jobs: list[_Job], workers: int, progress: bool) -> list[str | None
 
     if workers < 1:
         raise ValueError(f"workers must be 1 or more, got {workers}")
-    bar = dict(total=len(jobs), desc="clips", unit="clip", disable=not progress)
+    bar = {"total": len(jobs), "desc": "clips", "unit": "clip", "disable": not progress}
     if workers == 1 or len(jobs) < 2:
         return [_make_record(job) for job in tqdm(jobs, **bar)]
     # Spawned, not forked: the parent holds onnxruntime's thread pools, which a fork would copy mid-state.
@@ -302,27 +304,3 @@ def _read_npz_version(path: Path) -> int | None:
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
         return None
 
-
-def main(argv: Sequence[str] | None = None) -> None:
-    """``python -m emosynth.voice.learning.material --data DIR [--data DIR] [--workers N]``:
-    build (or finish building) the material of every clip, logging what was left out."""
-    import argparse
-
-    from ...recognizer.corpus import read_corpora
-
-    parser = argparse.ArgumentParser(description="Align every RAVDESS/nEMO clip to Kokoro and cache it.")
-    parser.add_argument("--data", action="append", required=True, help="a corpus folder; repeat for several")
-    parser.add_argument("--workers", type=int, default=1, help="processes for the per-clip work (default 1)")
-    parser.add_argument("--limit", type=int, default=None, help="only the first N clips of each corpus")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
-    clips = read_corpora(args.data) if args.limit is None else [
-        c for folder in args.data for c in read_corpora([folder])[:args.limit]]
-    material = build_material(clips, workers=args.workers)
-    frames = sum(m.n_frames for m in material)
-    log.info("%d of %d clips in %s (%.2f h of aligned audio)", len(material), len(clips), material_dir(),
-             frames * SAMPLES_PER_FRAME / SAMPLE_RATE_HZ / 3600)
-
-
-if __name__ == "__main__":
-    main()

@@ -29,9 +29,9 @@ from ..text import text_to_chunks
 from .kokoro_torch import TextEncoding
 
 __all__ = [
+    "RAVDESS_STATEMENTS",
     "ClipText",
     "CorpusSentence",
-    "RAVDESS_STATEMENTS",
     "SentenceTokens",
     "clip_text",
     "sentence_tokens",
