@@ -27,7 +27,7 @@ import numpy as np
 
 from emosynth.audio import Audio, load_audio
 from emosynth.evaluation import save_confusion_png
-from emosynth.io import write_text_atomic
+from emosynth.io import cache_dir, write_text_atomic
 from emosynth.recognizer import Recognizer
 from emosynth.recognizer.corpus import read_corpora
 from emosynth.recognizer.dataset import CorpusFeatures, extract_corpus_features
@@ -116,7 +116,7 @@ def own_length_check(data: list[Path], encoder: str, seed: int) -> dict:
 
     clips = read_corpora(data[:1])
     own = extract_corpus_features(clips, feature_set=encoder, copies=0, progress=True)
-    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "emosynth" / f"padded-{encoder}.npz"
+    cache = cache_dir() / f"padded-{encoder}.npz"
     extractor = ClipFeatureExtractor(encoder)
     window = 30 * 16_000
 
