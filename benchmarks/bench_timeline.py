@@ -49,10 +49,7 @@ from emosynth.audio import Audio, load_audio
 from emosynth.evaluation.diarization import emotion_diarization_errors
 from emosynth.io import write_text_atomic
 from emosynth.recognizer import Recognizer, default_weights_path
-from emosynth.recognizer.channel import DEFAULT_COPIES
 from emosynth.recognizer.corpus import LabelledClip, read_corpora
-from emosynth.recognizer.dataset import extract_corpus_features
-from emosynth.recognizer.features import DEFAULT_FEATURE_SET
 from emosynth.recognizer.timeline import (
     TimelineSettings,
     WindowReadings,
@@ -61,7 +58,7 @@ from emosynth.recognizer.timeline import (
     read_windows,
     speech_frames,
 )
-from emosynth.recognizer.train import fit_weights
+from emosynth.recognizer.train import fit_on_speakers
 
 RATE = 16_000
 HERE = Path(__file__).resolve().parent
@@ -251,13 +248,9 @@ def trained_speakers(info: dict) -> set[str] | None:
 
 def train_without(clips: list[LabelledClip], held_out: set[str], out: Path, seed: int) -> Path:
     """Fit the shipped recipe on every speaker but ``held_out`` and save the weights to ``out``."""
-    kept = [c for c in clips if c.speaker not in held_out]
-    corpus = extract_corpus_features(kept, feature_set=DEFAULT_FEATURE_SET, copies=DEFAULT_COPIES, seed=seed,
-                                     progress=True)
-    speakers = sorted(set(corpus.speakers.tolist()))
-    info = {"note": f"trained by bench_timeline.py without {sorted(held_out)}", "n_clips": int(corpus.is_clean.sum()),
-            "n_speakers": len(speakers), "training_speakers": speakers}
-    fit_weights(corpus, feature_set=DEFAULT_FEATURE_SET, seed=seed, info=info).save(out)
+    speakers = {c.speaker for c in clips} - held_out
+    fit_on_speakers(clips, speakers, seed=seed, progress=True,
+                    note=f"trained by bench_timeline.py without {sorted(held_out)}").save(out)
     print(f"weights fitted on {len(speakers)} speakers (not {sorted(held_out)}) written to {out}", flush=True)
     return out
 

@@ -169,29 +169,52 @@ def profiles(level: str, as_json: bool) -> None:
 
 
 @cli.command("fit-emotions")
-@click.option("--voice", "-v", "names", multiple=True, help="Voice to fit (repeat); default: every voice.")
-def fit_emotions(names: tuple[str, ...]) -> None:
-    """Fit the voices' emotion tokens and neutral references, writing voices/tokens and voices/references.
+@click.option("--data", "data_dirs", required=True, multiple=True,
+              type=click.Path(path_type=Path, exists=True, file_okay=False),
+              help="RAVDESS and nEMO folders (repeat), e.g. ../shared/data/ravdess and ../shared/data/nemo.")
+@click.option("--voice", "-v", "names", multiple=True, help="Voice to make tokens for (repeat); default: every voice.")
+@click.option("--half", "halves", multiple=True, type=click.Choice(["prosody", "decoder"]),
+              help="Fit only this half of the embeddings now (run one per process to use two cores); "
+                   "the voices are made once both are done.")
+def fit_emotions(data_dirs: tuple[Path, ...], names: tuple[str, ...], halves: tuple[str, ...]) -> None:
+    """Fit the emotion embeddings on human speech, then every voice's tokens and neutral reference.
 
-    Reproduces the shipped tokens: human prosody profiles (RAVDESS) scaled by what the
-    recognizer hears, within word-error-rate, speaker-similarity and speech-quality constraints
-    (see emosynth/voice/fitting.py; needs the extras asr, speaker and quality). Takes about ten
-    minutes a voice.
+    1. Embeddings (voices/emotions.json): one style offset per emotion, fitted by gradient
+       through Kokoro on the fitting half of RAVDESS and nEMO's speakers (docs/voice.md). Hours
+       on 2 cores; checkpointed in the cache, so running the command again resumes.
+    2. Tokens (voices/tokens, voices/references): the embeddings on each voice's own neutral
+       style, with the human-profile controls, scaled by what the recognizer hears within
+       word-error-rate, speaker-similarity and quality constraints (extras asr, speaker, quality).
     """
     from tqdm import tqdm
 
+    from .errors import MissingExtraError
     from .recognizer import Recognizer
     from .voice.fitting import ALPHA_GRID, FIT_SENTENCES, fit_voice, save_fit
-    from .voice.voices import voice_catalog
+    from .voice.prosody import EmotionEmbeddings
+    from .voice.voices import assets_dir, voice_catalog
 
+    try:
+        from .voice.learning.emotion_fit import HALVES
+        from .voice.learning.shipped import fit_shipped_embeddings
+    except MissingExtraError as exc:
+        raise click.ClickException(str(exc)) from None
     catalog = voice_catalog()
-    recognizer = Recognizer.load()
-    for name in names or tuple(catalog):
+    for name in names:
         if name not in catalog:
             raise click.BadParameter(f"unknown voice {name!r}; voices: {', '.join(catalog)}", param_hint="--voice")
+    out = assets_dir() / "emotions.json"
+    states = fit_shipped_embeddings(list(data_dirs), out, halves=halves or HALVES, progress=_show_progress())
+    if not all(s.done for s in states):
+        waiting = [s.half for s in states if not s.done]
+        click.echo(f"embeddings: waiting for the {' and '.join(waiting)} half; run again when it is done")
+        return
+    click.echo(f"embeddings written to {out}")
+    embeddings, recognizer = EmotionEmbeddings.load(out), Recognizer.load()
+    for name in names or tuple(catalog):
         total = len(FIT_SENTENCES) * (1 + 6 * len(ALPHA_GRID))
         with tqdm(total=total, desc=f"fitting {name}", unit="clip", disable=not _show_progress()) as bar:
-            result = fit_voice(catalog[name], recognizer=recognizer, progress=bar.update)
+            result = fit_voice(catalog[name], recognizer=recognizer, embeddings=embeddings, progress=bar.update)
         save_fit(result, name)
         click.echo(f"{name}: alpha {result.tokens.info['alpha']}")
 

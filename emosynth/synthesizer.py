@@ -171,7 +171,7 @@ class Synthesizer:
     def _speak_chunk(self, chunk: PhonemeChunk, plan: ProsodyPlan, speed: float = 1.0) -> SpeechChunk:
         backbone = Backbone.load(threads=self._threads)
         style = self.voice.style(chunk.n_tokens)
-        style[128:] += plan.style_offset.astype(np.float32)
+        style += plan.style_offset.astype(np.float32)
         c = plan.controls
         prediction = backbone.predict(chunk.token_ids, style, speed=speed, duration_scale=c.duration_factor)
         f0 = shape_f0(prediction.f0_hz, scale=c.f0_factor, range_scale=c.f0_range_factor)

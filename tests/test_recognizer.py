@@ -123,10 +123,6 @@ def test_training_generalises_to_held_out_speakers_of_two_corpora(ravdess, nemo,
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=False, reason=(
-    "2026-12-06: on this machine and package set (ctranslate2 4.8.5) the re-extracted Whisper base features "
-    "differ slightly from the ones the shipped weights were fitted on, and the inner CV picks C 0.01 instead "
-    "of 0.03 for the speaker mode; pin the encoder's runtime and refit the shipped weights (closing note)"))
 def test_train_ser_reproduces_the_shipped_weights(ravdess, nemo):
     """`emosynth train-ser --data ravdess --data nemo` (seed 0) gives the weights that ship, to rounding."""
     shipped = RecognizerWeights.load(default_weights_path())

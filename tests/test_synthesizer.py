@@ -72,7 +72,7 @@ def test_loudness_offsets_survive_the_peak_limit(synth, neutral):
     """A louder emotion is louder in the output: the headroom keeps the limiter from undoing it."""
     from emosynth.voice.prosody import EmotionToken, EmotionTokenBank, ProsodyControls
 
-    loud = {e: EmotionToken(style=np.zeros(128), controls=ProsodyControls(loudness_db=4.5))
+    loud = {e: EmotionToken(style=np.zeros(256), controls=ProsodyControls(loudness_db=4.5))
             for e in synth.voice.tokens.tokens}
     voice = dataclasses.replace(synth.voice, tokens=EmotionTokenBank(tokens=loud))
     louder = Synthesizer(voice).say(TEXT, emotion="anger", score=False)

@@ -11,15 +11,15 @@ the untouched human recordings.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..emotions import PRIMARY_EMOTIONS
 from ..errors import CorpusError
-from .corpus import read_corpora
 from .channel import DEFAULT_COPIES
+from .corpus import LabelledClip, read_corpora
 from .dataset import CorpusFeatures, extract_corpus_features
 from .features import DEFAULT_FEATURE_SET
 from .logistic import balanced_weights, fit_masked_logistic
@@ -33,6 +33,7 @@ __all__ = [
     "TrainingResult",
     "cross_corpus",
     "cross_validate",
+    "fit_on_speakers",
     "fit_weights",
     "held_out",
     "train_recognizer",
@@ -304,6 +305,22 @@ def fit_weights(corpus: CorpusFeatures, *, feature_set: str, seed: int = 0, info
     classifiers = {mode: _fit_classifier(_design(corpus, rows, mode, pooled), chosen[mode]) for mode in _MODES}
     return RecognizerWeights(pooled_sd=pooled, feature_set=feature_set, info={**(info or {}), "c": chosen},
                              **classifiers)
+
+
+def fit_on_speakers(clips: Sequence[LabelledClip], speakers: Collection[str], *, seed: int = 0, note: str = "",
+                    progress: bool = False) -> RecognizerWeights:
+    """The shipped recipe (feature set, perturbed copies, C by grouped CV) fitted on the clips of
+    ``speakers`` only, recording them as ``training_speakers``: a recognizer that has never heard
+    the other speakers, to judge what was learned from them."""
+    kept = [c for c in clips if c.speaker in speakers]
+    if not kept:
+        raise CorpusError(f"none of the clips is by the speakers {sorted(speakers)[:6]}...")
+    corpus = extract_corpus_features(kept, feature_set=DEFAULT_FEATURE_SET, copies=DEFAULT_COPIES, seed=seed,
+                                     progress=progress)
+    trained = sorted(set(corpus.speakers.tolist()))
+    info = {"note": note, "n_clips": int(corpus.is_clean.sum()), "n_speakers": len(trained),
+            "training_speakers": trained}
+    return fit_weights(corpus, feature_set=DEFAULT_FEATURE_SET, seed=seed, info=info)
 
 
 def train_recognizer(

@@ -1,17 +1,20 @@
-"""Fitting each voice's emotion tokens to real emotional speech (``emosynth fit-emotions``).
+"""Each voice's emotion tokens, made from the learned embeddings (``emosynth fit-emotions``, step 2).
 
-Two sources, in this order:
+Sources, in this order:
 
-1. **Human profiles** (:mod:`emosynth.profiles`): how RAVDESS actors of the voice's gender move F0
+1. **Learned embeddings** (``voices/emotions.json``, :mod:`emosynth.voice.learning`): one offset of
+   Kokoro's style per emotion, fitted on human emotional speech; added to the voice's own neutral
+   style, they are the token's ``style``.
+2. **Human profiles** (:mod:`emosynth.profiles`): how RAVDESS actors of the voice's gender move F0
    level, F0 range, tempo and level from their neutral to each emotion (RAVDESS normal intensity). These
    fix the *shape* of each token's explicit controls.
-2. **The recognizer** (trained on human speech only): each token is then scaled by the factor
+3. **The recognizer** (trained on human speech only): each token is then scaled by the factor
    ``alpha`` in ``ALPHA_GRID`` that maximises the recognizer's mean probability of the target
    emotion on the voice's renditions of ``FIT_SENTENCES``, read against the voice's own neutral
    renditions of them (the reference that is shipped with the voice). Larger factors are only
    taken when they gain at least ``MIN_GAIN`` in probability, so tokens stay as close to human
    behaviour as the judge allows.
-3. **Constraints**: a factor is only eligible when the words stay intelligible, the speaker
+4. **Constraints**: a factor is only eligible when the words stay intelligible, the speaker
    recognisable and the sound clean on those sentences: word error rate (Whisper tiny.en, extra
    ``asr``) at most ``MAX_WER_INCREASE`` above the voice's neutral renditions, mean speaker
    similarity to the neutral rendition of the same sentence (resemblyzer, extra ``speaker``) at
@@ -21,8 +24,8 @@ Two sources, in this order:
 
 The fitting sentences are emotionally neutral in wording and differ from RAVDESS's two sentences
 and from the benchmark's sentences (benchmarks/bench_voice.py), which the tokens never see.
-The style half of the tokens stays zero: searches of Kokoro's style space against the
-recognizer found no direction it hears as an emotion (docs/voice.md).
+The recognizer used here is the shipped one; the benchmark's reported figures come from a
+recognizer trained on other speakers (emosynth.voice.learning.split), which no fit ever sees.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ from ..emotions import PRIMARY_EMOTIONS
 from ..profiles import load_human_profiles
 from ..recognizer import Recognizer, SpeakerReference
 from .backbone import SAMPLE_RATE_HZ
-from .prosody import PROSODY_DIM, EmotionToken, EmotionTokenBank, ProsodyControls
+from .prosody import EmotionEmbeddings, EmotionToken, EmotionTokenBank, ProsodyControls
 from .references import write_reference
 from .voices import Voice, VoiceInfo, assets_dir
 
@@ -116,9 +119,11 @@ def human_tokens(gender: str) -> dict[str, ProsodyControls]:
     return out
 
 
-def _bank(controls: dict[str, ProsodyControls], alphas: dict[str, float], info: dict) -> EmotionTokenBank:
+def _bank(embeddings: EmotionEmbeddings, controls: dict[str, ProsodyControls], alphas: dict[str, float],
+          info: dict) -> EmotionTokenBank:
     return EmotionTokenBank(
-        tokens={e: EmotionToken(style=np.zeros(PROSODY_DIM), controls=alphas[e] * controls[e]) for e in _EMOTIONS},
+        tokens={e: EmotionToken(style=alphas[e] * embeddings.offsets[e], controls=alphas[e] * controls[e])
+                for e in _EMOTIONS},
         info=info)
 
 
@@ -126,6 +131,7 @@ def fit_voice(
     info: VoiceInfo,
     *,
     recognizer: Recognizer,
+    embeddings: EmotionEmbeddings,
     sentences: Sequence[str] = FIT_SENTENCES,
     progress: Callable[[], None] | None = None,
 ) -> FitResult:
@@ -141,7 +147,7 @@ def fit_voice(
     controls = human_tokens(info.gender)
 
     def voice(alpha: float) -> Voice:
-        bank = _bank(controls, dict.fromkeys(_EMOTIONS, alpha), {"voice": info.name})
+        bank = _bank(embeddings, controls, dict.fromkeys(_EMOTIONS, alpha), {"voice": info.name})
         return Voice(name=info.name, parts=((info, 1.0),), tokens=bank, reference=None)
 
     def render(alpha: float, emotion: str) -> tuple[np.ndarray, float, np.ndarray, float]:
@@ -168,16 +174,17 @@ def fit_voice(
                 quality=quality)
     alphas = {e: choose_alpha(search[e], neutral_wer, neutral_quality) for e in _EMOTIONS}
     fit_info = {
-        "voice": info.name, "method": "human profile controls (RAVDESS normal intensity, "
-        f"{info.gender} actors) scaled by the recognizer-chosen alpha, within the WER, speaker-similarity "
-        "and quality constraints", "alpha": alphas,
+        "voice": info.name, "method": "the learned emotion embeddings (voices/emotions.json) added to the voice's "
+        f"neutral style, with the human profile controls (RAVDESS normal intensity, {info.gender} actors), "
+        "both scaled by the recognizer-chosen alpha, within the WER, speaker-similarity and quality constraints",
+        "alpha": alphas,
         "constraints": {"max_wer_increase": MAX_WER_INCREASE, "min_speaker_similarity": MIN_SPEAKER_SIMILARITY,
                         "max_quality_drop": MAX_QUALITY_DROP, "neutral_wer": round(neutral_wer, 4),
                         "neutral_quality": round(neutral_quality, 4)},
         "search": {e: {str(a): t.to_dict() for a, t in s.items()} for e, s in search.items()},
         "sentences": list(sentences), "data_licence": "profiles derived from RAVDESS, CC BY-NC-SA 4.0",
     }
-    return FitResult(tokens=_bank(controls, alphas, fit_info), reference=reference, search=search)
+    return FitResult(tokens=_bank(embeddings, controls, alphas, fit_info), reference=reference, search=search)
 
 
 def renditions(voice: Voice, sentences: Sequence[str], *, emotion: str = "neutral",

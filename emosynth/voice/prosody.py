@@ -1,10 +1,10 @@
 """Emotion tokens and the prosody plan: what an emotion spec asks of the voice.
 
 Every voice carries one *emotion token* per non-neutral primary (Daisy-TTS's idea): a learned
-prosody embedding. Here a token has two parts, both offsets from the voice's neutral:
+embedding. Here a token has two parts, both offsets from the voice's neutral:
 
-* ``style``: an offset (128,) of the prosody half of Kokoro's style vector (dims 128-255, which
-  drive the duration, F0 and energy predictor), moving the predictor's own choices;
+* ``style``: an offset (256,) of Kokoro's whole style vector: dims 0-127 drive the decoder (the
+  spectra: vocal effort, voice quality), dims 128-255 the duration, F0 and energy predictor;
 * ``controls``: explicit offsets of the cues measured on human speech: F0 level (semitones),
   F0 range (log2 ratio around the utterance median), tempo (log2 rate ratio) and loudness (dB).
 
@@ -27,10 +27,10 @@ from ..emotions import PRIMARY_EMOTIONS, EmotionSpec, parse_emotion
 from ..errors import ModelError
 from ..io import write_text_atomic
 
-__all__ = ["ProsodyControls", "EmotionToken", "EmotionTokenBank", "ProsodyPlan", "PROSODY_DIM"]
+__all__ = ["STYLE_DIM", "EmotionEmbeddings", "EmotionToken", "EmotionTokenBank", "ProsodyControls", "ProsodyPlan"]
 
-#: Size of the prosody half of the style vector.
-PROSODY_DIM = 128
+#: Size of Kokoro's style vector, which a token's style offsets.
+STYLE_DIM = 256
 _EMOTIONS = tuple(e for e in PRIMARY_EMOTIONS if e != "neutral")
 
 
@@ -43,10 +43,10 @@ class ProsodyControls:
     tempo_log2: float = 0.0  # log2 of the speaking-rate ratio; +1 = twice as fast
     loudness_db: float = 0.0  # level, dB
 
-    def __add__(self, other: "ProsodyControls") -> "ProsodyControls":
+    def __add__(self, other: ProsodyControls) -> ProsodyControls:
         return ProsodyControls(*(a + b for a, b in zip(self.as_tuple(), other.as_tuple())))
 
-    def __mul__(self, factor: float) -> "ProsodyControls":
+    def __mul__(self, factor: float) -> ProsodyControls:
         return ProsodyControls(*(a * factor for a in self.as_tuple()))
 
     __rmul__ = __mul__
@@ -80,7 +80,7 @@ class ProsodyControls:
 class EmotionToken:
     """One primary's prosody embedding for one voice."""
 
-    style: np.ndarray  # (128,) offset of the style vector's prosody half
+    style: np.ndarray  # (256,) offset of the voice's neutral style vector
     controls: ProsodyControls
 
 
@@ -93,7 +93,7 @@ class EmotionTokenBank:
 
     def combine(self, weights: np.ndarray) -> tuple[np.ndarray, ProsodyControls]:
         """Weighted sum of the tokens for signed weights (7,) in PRIMARY_EMOTIONS order."""
-        style, controls = np.zeros(PROSODY_DIM), ProsodyControls()
+        style, controls = np.zeros(STYLE_DIM), ProsodyControls()
         for emotion, w in zip(PRIMARY_EMOTIONS, weights):
             if emotion != "neutral" and w != 0.0:
                 token = self.tokens[emotion]
@@ -110,7 +110,7 @@ class EmotionTokenBank:
         write_text_atomic(path, self.to_json() + "\n")
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> "EmotionTokenBank":
+    def load(cls, path: str | os.PathLike[str]) -> EmotionTokenBank:
         p = Path(path)
         try:
             data = json.loads(p.read_text())
@@ -122,10 +122,41 @@ class EmotionTokenBank:
         except (ValueError, KeyError, TypeError) as exc:
             raise ModelError(f"{p}: not an emotion-token file ({exc})") from None
         missing = [e for e in _EMOTIONS if e not in tokens]
-        if missing or any(t.style.shape != (PROSODY_DIM,) for t in tokens.values()):
-            raise ModelError(f"{p}: needs a {PROSODY_DIM}-d token for each of {list(_EMOTIONS)}; "
+        if missing or any(t.style.shape != (STYLE_DIM,) for t in tokens.values()):
+            raise ModelError(f"{p}: needs a {STYLE_DIM}-d token for each of {list(_EMOTIONS)}; "
                              f"missing {missing}")
         return cls(tokens=tokens, info=data.get("info", {}))
+
+
+@dataclass(frozen=True)
+class EmotionEmbeddings:
+    """One learned style offset per non-neutral primary, shared by every speaker: what
+    ``emosynth fit-emotions`` fits on human speech (:mod:`emosynth.voice.learning.emotion_fit`)
+    and each voice's tokens are made from (``voices/emotions.json``)."""
+
+    offsets: Mapping[str, np.ndarray]  # emotion -> (256,)
+    info: dict = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        body = {e: [round(float(v), 6) for v in offset] for e, offset in self.offsets.items()}
+        return json.dumps({"info": self.info, "offsets": body}, indent=1)
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        write_text_atomic(path, self.to_json() + "\n")
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> EmotionEmbeddings:
+        p = Path(path)
+        try:
+            data = json.loads(p.read_text())
+            offsets = {e: np.asarray(v, dtype=np.float64) for e, v in data["offsets"].items()}
+        except FileNotFoundError:
+            raise ModelError(f"{p}: no such emotion-embedding file") from None
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise ModelError(f"{p}: not an emotion-embedding file ({exc})") from None
+        if sorted(offsets) != sorted(_EMOTIONS) or any(v.shape != (STYLE_DIM,) for v in offsets.values()):
+            raise ModelError(f"{p}: needs a {STYLE_DIM}-d offset for each of {list(_EMOTIONS)}")
+        return cls(offsets=offsets, info=data.get("info", {}))
 
 
 @dataclass(frozen=True)
@@ -133,11 +164,11 @@ class ProsodyPlan:
     """What the voice is asked to do for one emotion: the style offset and the explicit controls."""
 
     emotion: EmotionSpec
-    style_offset: np.ndarray  # (128,) added to the voice's neutral prosody half
+    style_offset: np.ndarray  # (256,) added to the voice's neutral style
     controls: ProsodyControls
 
     @classmethod
-    def for_emotion(cls, emotion: str | EmotionSpec, tokens: EmotionTokenBank) -> "ProsodyPlan":
+    def for_emotion(cls, emotion: str | EmotionSpec, tokens: EmotionTokenBank) -> ProsodyPlan:
         spec = parse_emotion(emotion)
         style, controls = tokens.combine(np.asarray(spec.weights))
         return cls(emotion=spec, style_offset=style, controls=controls)

@@ -16,7 +16,7 @@ try:
 except ImportError:  # pragma: no cover - depends on the installation
     from ...errors import MissingExtraError
 
-    raise MissingExtraError("fitting through Kokoro (torch)", "speaker") from None
+    raise MissingExtraError("fitting through Kokoro (torch)", "fit") from None
 
 from .kokoro_torch import (
     D_EN,

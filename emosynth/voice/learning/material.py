@@ -54,7 +54,8 @@ from .sentences import (
     sentence_tokens,
 )
 
-__all__ = ["MATERIAL_VERSION", "RENDITION_VOICES", "ClipMaterial", "Rendition", "build_material", "material_dir"]
+__all__ = ["MATERIAL_VERSION", "RENDITION_VOICES", "ClipMaterial", "Rendition", "build_material", "material_dir",
+           "rendition_of"]
 
 log = logging.getLogger(__name__)
 
@@ -152,6 +153,15 @@ def _rendition(tokens: SentenceTokens, voice: str, folder: Path) -> Path:
         _write_npz(path, version=MATERIAL_VERSION, voice=voice, audio=out.audio.astype(np.float32),
                    frames_per_token=out.frames_per_token.astype(np.int64))
     return path
+
+
+def rendition_of(clip: ClipMaterial, cache_root: Path | None = None) -> Rendition:
+    """The cached Kokoro rendition ``clip`` was aligned to (its sentence, its rendition voice)."""
+    path = _rendition_path(clip.sentence, clip.rendition_voice, material_dir(cache_root))
+    rendition = _read_rendition(path)
+    if rendition is None:
+        raise CorpusError(f"the rendition of {clip.path} ({path}) is missing: build the material again")
+    return rendition
 
 
 def _read_rendition(path: Path) -> Rendition | None:

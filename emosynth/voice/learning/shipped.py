@@ -1,0 +1,75 @@
+"""The shipped emotion embeddings: which clips they are fitted on, and the file they go to.
+
+``emosynth fit-emotions`` runs :func:`fit_shipped_embeddings`: the RAVDESS and nEMO clips of
+the fitting side of the split (:mod:`.split`), less the held-out sentences, are aligned to
+Kokoro (:mod:`.material`, cached), the embeddings are fitted (:mod:`.emotion_fit`,
+checkpointed under the cache, resumed when run again), read on the held-out sentences
+(:mod:`.fit_report`) and written to ``voices/emotions.json``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+
+from ...io import cache_dir
+from ...recognizer.corpus import read_corpora
+from .emotion_fit import (
+    HALVES,
+    EmotionFitSettings,
+    FitState,
+    fit_half,
+    merged_embeddings,
+)
+from .fit_report import held_out_report
+from .material import ClipMaterial, build_material
+from .split import FIT_SPEAKERS, HELD_OUT_SENTENCES, JUDGE_SPEAKERS
+
+__all__ = ["fit_material", "fit_shipped_embeddings"]
+
+log = logging.getLogger(__name__)
+
+
+def fit_material(data_dirs: Sequence[str | os.PathLike[str]], *, progress: bool = True,
+                 workers: int = 1) -> tuple[list[ClipMaterial], list[ClipMaterial]]:
+    """(fitted on, held out): the fitting side's clips of ``data_dirs``, aligned; those of the
+    held-out sentences apart."""
+    clips = [c for c in read_corpora(data_dirs) if c.speaker in FIT_SPEAKERS]
+    material = build_material(clips, progress=progress, workers=workers)
+    fit = [m for m in material if m.sentence_id not in HELD_OUT_SENTENCES]
+    held = [m for m in material if m.sentence_id in HELD_OUT_SENTENCES]
+    return fit, held
+
+
+def fit_shipped_embeddings(data_dirs: Sequence[str | os.PathLike[str]], out: Path,
+                           settings: EmotionFitSettings | None = None, *, halves: Sequence[str] = HALVES,
+                           progress: bool = True, workers: int = 1,
+                           stop_after_steps: int | None = None) -> list[FitState]:
+    """Fit (or resume fitting) ``halves`` (both by default; one each in two processes runs them
+    side by side) and, once both halves are done, write the embeddings to ``out``."""
+    settings = settings or EmotionFitSettings()
+    fit, held = fit_material(data_dirs, progress=progress, workers=workers)
+    folder = cache_dir() / "emotion-fit" / settings.key([m.content_sha256 for m in fit])
+    log.info("fitting on %d clips of %d speakers; checkpoints in %s", len(fit), len({m.speaker for m in fit}), folder)
+    for half in halves:
+        fit_half(fit, folder, half, settings, progress=progress, stop_after_steps=stop_after_steps)
+    # the other process's half, if it has finished: read from its checkpoint (no step is taken)
+    states = [fit_half(fit, folder, half, settings, progress=False, stop_after_steps=0) for half in HALVES]
+    if all(s.done for s in states):
+        info = {
+            "method": "one style offset per emotion, shared by every speaker and sentence, fitted by gradient "
+                      "through a differentiable Kokoro (predictor: durations, F0, energy; decoder: multi-resolution "
+                      "log-mel up to 8 kHz) from each speaker's fitted neutral style (emosynth.voice.learning)",
+            "settings": asdict(settings),
+            "fit_clips": len(fit),
+            "fit_speakers": sorted(FIT_SPEAKERS),
+            "judge_speakers_never_fitted": sorted(JUDGE_SPEAKERS),
+            "held_out_sentences": sorted(HELD_OUT_SENTENCES, key=lambda s: int(s.split("-")[1])),
+            "held_out": held_out_report(states, held, settings),
+            "data_licence": "fitted on RAVDESS (CC BY-NC-SA 4.0) and nEMO (CC BY-NC-SA 4.0): non-commercial",
+        }
+        merged_embeddings(states, info).save(out)
+    return states
