@@ -60,6 +60,17 @@ def test_bad_reference_and_bad_corpus_are_errors_not_tracebacks(tmp_path):
     assert out.returncode == 1 and "no labelled speech clips" in out.stderr and "Traceback" not in out.stderr
 
 
+def test_fit_emotions_refuses_bad_input_before_any_work(tmp_path):
+    out = run("fit-emotions", "--data", str(tmp_path / "missing"))
+    assert out.returncode == 2 and "does not exist" in out.stderr and "Traceback" not in out.stderr
+    out = run("fit-emotions", "--data", str(tmp_path), "--voice", "kuma")
+    assert out.returncode == 2 and "unknown voice 'kuma'" in out.stderr and "Traceback" not in out.stderr
+    if importlib.util.find_spec("torch") is not None:  # the fit itself needs torch (extra: fit)
+        out = run("fit-emotions", "--data", str(tmp_path))
+        assert out.returncode == 1 and "no labelled speech clips" in out.stderr and "Traceback" not in out.stderr
+    assert not (tmp_path / "emotions.json").exists()
+
+
 def test_emotions_lists_the_vocabulary():
     out = run("emotions", "--json")
     assert out.returncode == 0, out.stderr

@@ -111,6 +111,25 @@ def test_shipped_tokens_keep_the_words_the_speaker_and_the_sound(voice):
         assert kept or alpha == ALPHA_GRID[0], (emotion, alpha, chosen)
 
 
+def test_emotion_embeddings_round_trip_and_bad_files_are_clear_errors(tmp_path):
+    from emosynth.errors import ModelError
+    from emosynth.voice.prosody import EmotionEmbeddings
+
+    offsets = {e: np.linspace(-1, 1, 256) * (i + 1) for i, e in enumerate(
+        ("joy", "sadness", "anger", "fear", "disgust", "surprise"))}
+    EmotionEmbeddings(offsets, {"note": "test"}).save(tmp_path / "e.json")
+    back = EmotionEmbeddings.load(tmp_path / "e.json")
+    assert back.info == {"note": "test"}
+    for e, v in offsets.items():
+        np.testing.assert_allclose(back.offsets[e], v, atol=1e-6)
+    (tmp_path / "short.json").write_text('{"offsets": {"joy": [0.0, 1.0]}}')
+    (tmp_path / "junk.json").write_text("not json")
+    for name, message in (("short.json", "needs a 256-d offset for each of"), ("junk.json", "not an emotion-embedding"),
+                          ("none.json", "no such emotion-embedding file")):
+        with pytest.raises(ModelError, match=message):
+            EmotionEmbeddings.load(tmp_path / name)
+
+
 def test_alpha_is_the_recognizers_choice_within_the_constraints():
     from emosynth.voice.fitting import Trial, choose_alpha
 
