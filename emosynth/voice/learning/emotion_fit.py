@@ -80,8 +80,8 @@ class EmotionFitSettings:
     """Everything that decides the result (with the data): the checkpoint folder is keyed by it."""
 
     seed: int = 0
-    prosody_steps: int = 1500  # about 0.2 s a clip: 20 minutes on one core
-    decoder_steps: int = 240  # about 10 s a step of 4 crops: 40 minutes on one core
+    prosody_steps: int = 1200  # about 0.2 s a clip: 16 minutes on one core
+    decoder_steps: int = 200  # about 10-13 s a step of 4 crops: 35-45 minutes on one core
     clips_per_step: int = 4
     crop_frames: int = 48  # frames the decoder's loss covers per crop (1.2 s)
     context_frames: int = 6  # frames of input on either side of a crop, outside the loss
