@@ -26,6 +26,7 @@ from emosynth.voice.learning.emotion_fit import (
     merged_embeddings,
     prosody_clip_loss,
 )
+from emosynth.voice.learning.fit_report import held_out_report
 from emosynth.voice.learning.kokoro_torch import KokoroProsody
 from emosynth.voice.learning.losses import (
     DYNAMIC_RANGE_NATS,
@@ -147,3 +148,11 @@ def test_the_decoder_half_fits_only_the_decoder_half_and_merges(six_clips, tmp_p
     for i, emotion in enumerate(EMOTIONS):
         np.testing.assert_allclose(merged.offsets[emotion], prosody.embeddings()[i] + moved[i], rtol=1e-6)
     assert merged.info["halves"]["decoder"]["steps"] == 2 and merged.info["note"] == "test"
+
+    # the report on clips the fit did not see reads both halves, per emotion, without and with
+    report = held_out_report([prosody, decoder], six_clips, SETTINGS, decoder_clips_per_emotion=1)
+    assert set(report["by_emotion"]) == {"anger", "sadness"} and report["n_sentences"] == 1
+    for row in report["by_emotion"].values():
+        assert row["clips"] == 2 and row["prosody"]["n"] == 2 and row["decoder"]["n"] == 1
+        for half in ("prosody", "decoder"):
+            assert row[half]["neutral_style"] > 0 and np.isfinite(row[half]["relative_change"])
