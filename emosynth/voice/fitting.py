@@ -159,18 +159,18 @@ def fit_voice(
         quality = float(np.mean([estimator.score(a).overall for a in at_16k]))
         return features, float(errors / words), np.stack([encoder.embed(a) for a in at_16k]), quality
 
-    neutral_features, neutral_wer, neutral_embeddings, neutral_quality = render(1.0, "neutral")
+    neutral_features, neutral_wer, neutral_speaker, neutral_quality = render(1.0, "neutral")
     reference = recognizer.reference_from_features(neutral_features)
     search: dict[str, dict[float, Trial]] = {}
     for emotion in _EMOTIONS:
         k = PRIMARY_EMOTIONS.index(emotion)
         search[emotion] = {}
         for alpha in ALPHA_GRID:
-            features, wer, embeddings, quality = render(alpha, emotion)
+            features, wer, speaker, quality = render(alpha, emotion)
             scores = recognizer.score_features(features, reference=reference)
             search[emotion][alpha] = Trial(
                 probability=float(np.mean([s.probability_vector()[k] for s in scores])), wer=wer,
-                speaker_similarity=float(np.mean([cosine_similarity(a, b) for a, b in zip(embeddings, neutral_embeddings)])),
+                speaker_similarity=float(np.mean([cosine_similarity(a, b) for a, b in zip(speaker, neutral_speaker)])),
                 quality=quality)
     alphas = {e: choose_alpha(search[e], neutral_wer, neutral_quality) for e in _EMOTIONS}
     fit_info = {

@@ -15,8 +15,10 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 
+from ...errors import EmosynthError
 from ...io import cache_dir
 from ...recognizer.corpus import read_corpora
+from ..prosody import EmotionEmbeddings
 from .emotion_fit import (
     HALVES,
     EmotionFitSettings,
@@ -58,8 +60,9 @@ def fit_shipped_embeddings(data_dirs: Sequence[str | os.PathLike[str]], out: Pat
         fit_half(fit, folder, half, settings, progress=progress, stop_after_steps=stop_after_steps)
     # the other process's half, if it has finished: read from its checkpoint (no step is taken)
     states = [fit_half(fit, folder, half, settings, progress=False, stop_after_steps=0) for half in HALVES]
-    if all(s.done for s in states):
+    if all(s.done for s in states) and not _written(out, folder.name):
         info = {
+            "fit_key": folder.name,
             "method": "one style offset per emotion, shared by every speaker and sentence, fitted by gradient "
                       "through a differentiable Kokoro (predictor: durations, F0, energy; decoder: multi-resolution "
                       "log-mel up to 8 kHz) from each speaker's fitted neutral style (emosynth.voice.learning)",
@@ -73,3 +76,11 @@ def fit_shipped_embeddings(data_dirs: Sequence[str | os.PathLike[str]], out: Pat
         }
         merged_embeddings(states, info).save(out)
     return states
+
+
+def _written(out: Path, key: str) -> bool:
+    """Whether ``out`` already holds this fit (same clips and settings): a rerun only makes the voices."""
+    try:
+        return EmotionEmbeddings.load(out).info.get("fit_key") == key
+    except EmosynthError:
+        return False
