@@ -81,18 +81,45 @@ def test_loudness_offsets_survive_the_peak_limit(synth, neutral):
     assert np.max(np.abs(louder.audio)) <= 0.98 + 1e-6
 
 
+#: Voices whose tokens were refitted on the learned embeddings (2026-12-06: kumo only; the others
+#: still carry the previous tokens, human controls with a zero style, until their refit runs).
+REFIT_ON_EMBEDDINGS = ("kumo",)
+
+
 @pytest.mark.parametrize("voice", ["kumo", "alpha", "gongitsune", "nezumi", "tebukuro"])
-def test_tokens_point_where_human_actors_go(voice):
-    """Every shipped token moves each cue in the direction RAVDESS actors of that gender do."""
+def test_tokens_are_the_learned_embeddings_and_the_human_controls_scaled_together(voice):
+    """Every shipped token is alpha x (the learned embedding, the controls RAVDESS actors of the
+    voice's gender move) for the alpha the fit chose (a voice not yet refitted: a zero style)."""
     from emosynth.voice.fitting import ALPHA_GRID, human_tokens
-    from emosynth.voice.voices import load_voice, voice_catalog
+    from emosynth.voice.prosody import EmotionEmbeddings
+    from emosynth.voice.voices import assets_dir, load_voice, voice_catalog
 
     human = human_tokens(voice_catalog()[voice].gender)
+    embeddings = EmotionEmbeddings.load(assets_dir() / "emotions.json")
     bank = load_voice(voice).tokens
+    assert ("learned emotion embeddings" in bank.info["method"]) == (voice in REFIT_ON_EMBEDDINGS)
     for emotion, token in bank.tokens.items():
         alpha = bank.info["alpha"][emotion]
         assert alpha in ALPHA_GRID
         np.testing.assert_allclose(token.controls.as_tuple(), (alpha * human[emotion]).as_tuple(), atol=1e-3)
+        learned = embeddings.offsets[emotion] if voice in REFIT_ON_EMBEDDINGS else np.zeros(256)
+        np.testing.assert_allclose(token.style, alpha * learned, atol=1e-5)
+
+
+def test_the_embeddings_were_fitted_on_the_fitting_speakers_only():
+    """The shipped embeddings record their speakers: all on the fitting side, so the benchmark's
+    judge (trained on the other side) never heard them; and their held-out sentences' report."""
+    pytest.importorskip("torch", reason="the split is defined beside the fit, which needs torch (extra: fit)")
+    from emosynth.voice.learning.split import FIT_SPEAKERS, HELD_OUT_SENTENCES
+    from emosynth.voice.prosody import EmotionEmbeddings
+    from emosynth.voice.voices import assets_dir
+
+    info = EmotionEmbeddings.load(assets_dir() / "emotions.json").info
+    assert set(info["speakers"]) == FIT_SPEAKERS
+    assert set(info["held_out_sentences"]) == HELD_OUT_SENTENCES
+    assert set(info["halves"]) == {"prosody", "decoder"}
+    assert all(h["steps"] == h["of"] for h in info["halves"].values())
+    assert set(info["held_out"]["by_emotion"]) == {"joy", "sadness", "anger", "fear", "surprise"}  # nEMO: no disgust
 
 
 @pytest.mark.parametrize("voice", ["kumo", "alpha", "gongitsune", "nezumi", "tebukuro"])
