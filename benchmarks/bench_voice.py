@@ -154,6 +154,8 @@ def main() -> None:
     parser.add_argument("--only-emotion", action="store_true",
                         help="re-read just the emotion figures (a new recognizer) and update them in --out; "
                              "intelligibility, speaker, quality and speed stay as measured")
+    parser.add_argument("--judge-only", action="store_true",
+                        help="with --only-emotion: read with the disjoint judge alone (half the time)")
     shared = Path(__file__).resolve().parents[2] / "shared" / "data"
     parser.add_argument("--data", type=Path, action="append", default=None,
                         help="corpora the disjoint judge is trained from (default ../shared/data/ravdess and nemo)")
@@ -167,8 +169,9 @@ def main() -> None:
         write_text_atomic(args.out, json.dumps(results, indent=1) + "\n")
         return
     recognizer = Recognizer.load()
-    recognizers = {"disjoint_judge": judge(args.data or [shared / "ravdess", shared / "nemo"]),
-                   "shipped_recognizer": recognizer}
+    recognizers = {"disjoint_judge": judge(args.data or [shared / "ravdess", shared / "nemo"])}
+    if not (args.only_emotion and args.judge_only):
+        recognizers["shipped_recognizer"] = recognizer
     for voice in args.voices:
         folder = args.work / voice
         folder.mkdir(parents=True, exist_ok=True)
