@@ -58,14 +58,22 @@ def test_silence_between_sentences_has_no_phonemes_and_no_f0(neutral):
     assert np.all(u.f0_hz[(start + 1200) // 300:(end - 1200) // 300] == 0)
 
 
-def test_the_audio_follows_the_prosody_plan(synth, neutral):
-    """F0 and timing measured on the output move as the emotion's controls ask."""
+def test_the_audio_follows_the_prosody_plan(synth):
+    """F0 and timing measured on the output move as the emotion's explicit controls ask, on top of
+    what the learned embedding does by itself (the same tokens with their controls zeroed)."""
+    from emosynth.voice.prosody import EmotionToken, EmotionTokenBank, ProsodyControls
+
     plan = synth.plan("anger:1.5")
-    angry = synth.say(TEXT, emotion="anger:1.5")
-    shift = _voiced_median_st(angry.f0_hz) - _voiced_median_st(neutral.f0_hz)
+    angry = synth.say(TEXT, emotion="anger:1.5", score=False)
+    style_only = {e: EmotionToken(style=t.style, controls=ProsodyControls())
+                  for e, t in synth.voice.tokens.tokens.items()}
+    voice = dataclasses.replace(synth.voice, tokens=EmotionTokenBank(tokens=style_only))
+    embedding_only = Synthesizer(voice).say(TEXT, emotion="anger:1.5", score=False)
+    shift = _voiced_median_st(angry.f0_hz) - _voiced_median_st(embedding_only.f0_hz)
     assert abs(shift - plan.controls.f0_shift_st) < 1.0
     spoken = lambda u: sum(p.end_sample - p.start_sample for p in u.phonemes)  # noqa: E731
-    assert spoken(angry) / spoken(neutral) == pytest.approx(plan.controls.duration_factor, rel=0.06)
+    ratio = spoken(angry) / spoken(embedding_only)
+    assert ratio == pytest.approx(plan.controls.duration_factor, rel=0.06)
 
 
 def test_loudness_offsets_survive_the_peak_limit(synth, neutral):
