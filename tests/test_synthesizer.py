@@ -89,9 +89,9 @@ def test_loudness_offsets_survive_the_peak_limit(synth, neutral):
     assert np.max(np.abs(louder.audio)) <= 0.98 + 1e-6
 
 
-#: Voices whose tokens were refitted on the learned embeddings (2026-12-06: kumo only; the others
+#: Voices whose tokens were refitted on the learned embeddings (2026-12-06; the others
 #: still carry the previous tokens, human controls with a zero style, until their refit runs).
-REFIT_ON_EMBEDDINGS = ("kumo",)
+REFIT_ON_EMBEDDINGS = ("kumo", "alpha")
 
 
 @pytest.mark.parametrize("voice", ["kumo", "alpha", "gongitsune", "nezumi", "tebukuro"])
