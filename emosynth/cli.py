@@ -7,6 +7,7 @@ a user can cause (``EmosynthError``) are printed as one line, never as a traceba
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from importlib import resources
 from pathlib import Path
@@ -203,20 +204,27 @@ def fit_emotions(data_dirs: tuple[Path, ...], names: tuple[str, ...], halves: tu
     for name in names:
         if name not in catalog:
             raise click.BadParameter(f"unknown voice {name!r}; voices: {', '.join(catalog)}", param_hint="--voice")
+    if not _show_progress():
+        # no bar where nobody watches: a line per checkpoint and per voice in the log instead
+        logging.basicConfig(format="%(asctime)s %(message)s")
+        logging.getLogger("emosynth").setLevel(logging.INFO)  # ours only: not the ASR's line per clip
     out = assets_dir() / "emotions.json"
     states = fit_shipped_embeddings(list(data_dirs), out, halves=halves or HALVES, progress=_show_progress())
-    if not all(s.done for s in states):
-        waiting = [s.half for s in states if not s.done]
+    waiting = [half for half, s in zip(HALVES, states) if s is None or not s.done]
+    if waiting:
         click.echo(f"embeddings: waiting for the {' and '.join(waiting)} half; run again when it is done")
         return
-    click.echo(f"embeddings written to {out}")
+    click.echo(f"embeddings: {out}")
     embeddings, recognizer = EmotionEmbeddings.load(out), Recognizer.load()
     for name in names or tuple(catalog):
         total = len(FIT_SENTENCES) * (1 + 6 * len(ALPHA_GRID))
+        if not _show_progress():
+            click.echo(f"fitting {name}: {total} renditions", err=True)
         with tqdm(total=total, desc=f"fitting {name}", unit="clip", disable=not _show_progress()) as bar:
             result = fit_voice(catalog[name], recognizer=recognizer, embeddings=embeddings, progress=bar.update)
         save_fit(result, name)
         click.echo(f"{name}: alpha {result.tokens.info['alpha']}")
+        sys.stdout.flush()
 
 
 @cli.command()

@@ -25,6 +25,7 @@ from emosynth.voice.learning.emotion_fit import (
     fit_half,
     merged_embeddings,
     prosody_clip_loss,
+    read_half,
 )
 from emosynth.voice.learning.fit_report import held_out_report
 from emosynth.voice.learning.kokoro_torch import KokoroProsody
@@ -118,6 +119,11 @@ def test_a_short_fit_learns_anger_from_anger_and_resumes_exactly(six_clips, tmp_
 
     part = fit_half(six_clips, tmp_path / "parts", "prosody", SETTINGS, progress=False, stop_after_steps=5)
     assert not part.done and part.step == 5
+    # reading a checkpoint takes no step (and a half never started reads as None)
+    read = read_half(six_clips, tmp_path / "parts", "prosody")
+    assert read.step == 5 and read.history == part.history
+    np.testing.assert_array_equal(read.embeddings(), part.embeddings())
+    assert read_half(six_clips, tmp_path / "parts", "decoder") is None
     resumed = fit_half(six_clips, tmp_path / "parts", "prosody", SETTINGS, progress=False)
     np.testing.assert_array_equal(resumed.embeddings(), whole.embeddings())
     assert resumed.history == whole.history

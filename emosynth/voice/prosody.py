@@ -17,15 +17,18 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
 from ..emotions import PRIMARY_EMOTIONS, EmotionSpec, parse_emotion
 from ..errors import ModelError
 from ..io import write_text_atomic
+
+T = TypeVar("T")
 
 __all__ = ["STYLE_DIM", "EmotionEmbeddings", "EmotionToken", "EmotionTokenBank", "ProsodyControls", "ProsodyPlan"]
 
@@ -111,19 +114,15 @@ class EmotionTokenBank:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> EmotionTokenBank:
-        p = Path(path)
-        try:
-            data = json.loads(p.read_text())
-            tokens = {e: EmotionToken(style=np.asarray(t["style"], dtype=np.float64),
-                                      controls=ProsodyControls(**t["controls"]))
-                      for e, t in data["tokens"].items()}
-        except FileNotFoundError:
-            raise ModelError(f"{p}: no such emotion-token file") from None
-        except (ValueError, KeyError, TypeError) as exc:
-            raise ModelError(f"{p}: not an emotion-token file ({exc})") from None
+        def parse(data: dict) -> dict[str, EmotionToken]:
+            return {e: EmotionToken(style=np.asarray(t["style"], dtype=np.float64),
+                                    controls=ProsodyControls(**t["controls"]))
+                    for e, t in data["tokens"].items()}
+
+        data, tokens = _read_json(path, "emotion-token", parse)
         missing = [e for e in _EMOTIONS if e not in tokens]
         if missing or any(t.style.shape != (STYLE_DIM,) for t in tokens.values()):
-            raise ModelError(f"{p}: needs a {STYLE_DIM}-d token for each of {list(_EMOTIONS)}; "
+            raise ModelError(f"{path}: needs a {STYLE_DIM}-d token for each of {list(_EMOTIONS)}; "
                              f"missing {missing}")
         return cls(tokens=tokens, info=data.get("info", {}))
 
@@ -146,17 +145,25 @@ class EmotionEmbeddings:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> EmotionEmbeddings:
-        p = Path(path)
-        try:
-            data = json.loads(p.read_text())
-            offsets = {e: np.asarray(v, dtype=np.float64) for e, v in data["offsets"].items()}
-        except FileNotFoundError:
-            raise ModelError(f"{p}: no such emotion-embedding file") from None
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            raise ModelError(f"{p}: not an emotion-embedding file ({exc})") from None
+        def parse(data: dict) -> dict[str, np.ndarray]:
+            return {e: np.asarray(v, dtype=np.float64) for e, v in data["offsets"].items()}
+
+        data, offsets = _read_json(path, "emotion-embedding", parse)
         if sorted(offsets) != sorted(_EMOTIONS) or any(v.shape != (STYLE_DIM,) for v in offsets.values()):
-            raise ModelError(f"{p}: needs a {STYLE_DIM}-d offset for each of {list(_EMOTIONS)}")
+            raise ModelError(f"{path}: needs a {STYLE_DIM}-d offset for each of {list(_EMOTIONS)}")
         return cls(offsets=offsets, info=data.get("info", {}))
+
+
+def _read_json(path: str | os.PathLike[str], what: str, parse: Callable[[dict], T]) -> tuple[dict, T]:
+    """The JSON in ``path`` and ``parse`` of it, any failure a :class:`ModelError` naming the file."""
+    p = Path(path)
+    try:
+        data = json.loads(p.read_text())
+        return data, parse(data)
+    except FileNotFoundError:
+        raise ModelError(f"{p}: no such {what} file") from None
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise ModelError(f"{p}: not an {what} file ({exc})") from None
 
 
 @dataclass(frozen=True)

@@ -59,10 +59,10 @@ __all__ = [
     "FitState",
     "clip_level_offsets",
     "decoder_batch_loss",
-    "fit_emotions",
     "fit_half",
     "merged_embeddings",
     "prosody_clip_loss",
+    "read_half",
 ]
 
 log = logging.getLogger(__name__)
@@ -249,10 +249,12 @@ def _draw(by_emotion: dict[str, list[int]], k: int, rng: np.random.Generator) ->
     return [int(rng.choice(by_emotion[emotions[int(rng.integers(len(emotions)))]])) for _ in range(k)]
 
 
-def fit_emotions(material: Sequence[ClipMaterial], folder: Path, settings: EmotionFitSettings | None = None,
-                 *, progress: bool = True) -> EmotionEmbeddings:
-    """Both halves, one after the other (each may also run alone, e.g. one per core: :func:`fit_half`)."""
-    return merged_embeddings([fit_half(material, folder, half, settings, progress=progress) for half in HALVES])
+def read_half(material: Sequence[ClipMaterial], folder: Path, half: str) -> FitState | None:
+    """Where the fit of ``half`` on ``material`` stands in ``folder`` (None if it never started):
+    read from its checkpoint alone, no model loaded and no step taken."""
+    speakers = sorted({c.speaker for c in material})
+    loaded = _load(folder / f"{half}.pt", half, speakers)
+    return loaded[0] if loaded is not None else None
 
 
 def fit_half(material: Sequence[ClipMaterial], folder: Path, half: str, settings: EmotionFitSettings | None = None,
@@ -283,6 +285,9 @@ def fit_half(material: Sequence[ClipMaterial], folder: Path, half: str, settings
     optimiser = torch.optim.Adam(state.styles.parameters(), lr=settings.learning_rate)
     if optimiser_state is not None:
         optimiser.load_state_dict(optimiser_state)
+    budget = stop_after_steps if stop_after_steps is not None else math.inf
+    if state.done or budget <= 0:
+        return state
     if half == "prosody":
         prosody = KokoroProsody.from_float_graph()
         pool = _sampler(material, lambda c: True)
@@ -290,7 +295,6 @@ def fit_half(material: Sequence[ClipMaterial], folder: Path, half: str, settings
         decoder, spectral = KokoroDecoder.from_float_graph(), MultiResolutionLogMel()
         need = settings.crop_frames + 2 * settings.context_frames
         pool = _sampler(material, lambda c: c.n_frames >= need)
-    budget = stop_after_steps if stop_after_steps is not None else math.inf
     with tqdm(total=total, initial=state.step, desc=f"fit {half}", unit="step", disable=not progress) as bar:
         while not state.done and budget > 0:
             # Each step's draws come from (seed, half, step) alone, so a resumed run draws the same.
@@ -314,6 +318,9 @@ def fit_half(material: Sequence[ClipMaterial], folder: Path, half: str, settings
             bar.set_postfix(loss=f"{np.mean(state.history[-20:]):.4f}")
             if state.step % settings.checkpoint_every == 0 or state.done or budget == 0:
                 _save(path, state, optimiser)
+                # a line per checkpoint for logs, where the bar is not seen
+                log.info("fit %s: step %d of %d, loss %.4f (mean of the last 20)", half, state.step, total,
+                         np.mean(state.history[-20:]))
     return state
 
 

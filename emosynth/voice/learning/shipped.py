@@ -25,6 +25,7 @@ from .emotion_fit import (
     FitState,
     fit_half,
     merged_embeddings,
+    read_half,
 )
 from .fit_report import held_out_report
 from .material import ClipMaterial, build_material
@@ -49,18 +50,19 @@ def fit_material(data_dirs: Sequence[str | os.PathLike[str]], *, progress: bool 
 def fit_shipped_embeddings(data_dirs: Sequence[str | os.PathLike[str]], out: Path,
                            settings: EmotionFitSettings | None = None, *, halves: Sequence[str] = HALVES,
                            progress: bool = True, workers: int = 1,
-                           stop_after_steps: int | None = None) -> list[FitState]:
+                           stop_after_steps: int | None = None) -> list[FitState | None]:
     """Fit (or resume fitting) ``halves`` (both by default; one each in two processes runs them
-    side by side) and, once both halves are done, write the embeddings to ``out``."""
+    side by side) and, once both halves are done, write the embeddings to ``out``. Returns both
+    halves as they stand (None for one that never started)."""
     settings = settings or EmotionFitSettings()
     fit, held = fit_material(data_dirs, progress=progress, workers=workers)
     folder = cache_dir() / "emotion-fit" / settings.key([m.content_sha256 for m in fit])
     log.info("fitting on %d clips of %d speakers; checkpoints in %s", len(fit), len({m.speaker for m in fit}), folder)
     for half in halves:
         fit_half(fit, folder, half, settings, progress=progress, stop_after_steps=stop_after_steps)
-    # the other process's half, if it has finished: read from its checkpoint (no step is taken)
-    states = [fit_half(fit, folder, half, settings, progress=False, stop_after_steps=0) for half in HALVES]
-    if all(s.done for s in states) and not _written(out, folder.name):
+    # both halves as their checkpoints hold them (the other may be fitted by another process)
+    states = [read_half(fit, folder, half) for half in HALVES]
+    if all(s is not None and s.done for s in states) and not _written(out, folder.name):
         info = {
             "fit_key": folder.name,
             "method": "one style offset per emotion, shared by every speaker and sentence, fitted by gradient "
