@@ -9,7 +9,7 @@ variants):
   that shows the upper teeth; 25 joins a prototype without changing the emotion it signals)
 * sadness: AU1 inner brow raiser + AU4 brow lowerer + AU15 lip corner depressor + AU17 chin raiser
 * surprise: AU1 + AU2 outer brow raiser + AU5 upper lid raiser + AU26 jaw drop
-* fear: AU1 + AU2 + AU4 + AU5 + AU7 lid tightener + AU20 lip stretcher + AU26
+* fear: AU1 + AU2 + AU4 + AU5 + AU20 lip stretcher + AU26
 * anger: AU4 + AU5 + AU7 + AU10 upper lip raiser + AU23 lip tightener + AU25, the EMFACS variant
   with the lips parted (4+5+7+10+23+25), which suits a speaking face better than the pressed-lips
   one (4+5+7+23+24)
@@ -18,8 +18,10 @@ variants):
 Intensities (:data:`EMOTION_AUS`) are on FACS's A-E scale as 0.2-1.0. They were set so that an
 independent expression classifier (:mod:`.judge`, ``fer``'s FER2013 model) reads the rendered
 avatar as intended, tuned on sentences of our own and measured on others (docs/face.md): joy,
-anger and surprise at D-E; AU4 in sadness and fear at trace (A), since the browDown shape carries
-AU4's full drop of the inner brow and would otherwise cancel AU1's lift.
+anger and surprise at D-E; AU4 in sadness at trace (A) and in fear at A-B, since the browDown
+shape carries AU4's full drop of the inner brow and would otherwise cancel AU1's lift. Fear keeps
+the outer brow low (AU2 at A) and the upper lid and lip stretch high (AU5 at E, AU20 at D): with
+the outer brows as high as the inner ones and the jaw open it reads as surprise.
 
 Each AU maps to the ARKit blendshapes that perform it (:data:`AU_BLENDSHAPES`, following
 Apple's descriptions of the shapes). A spec's signed weights mix the layers exactly as they mix
@@ -35,7 +37,7 @@ import numpy as np
 from ..emotions import PRIMARY_EMOTIONS, EmotionSpec
 from .arkit import index_of
 
-__all__ = ["AU_BLENDSHAPES", "EMOTION_AUS", "ANTAGONISTS", "expression_layer", "emotion_layers"]
+__all__ = ["ANTAGONISTS", "AU_BLENDSHAPES", "EMOTION_AUS", "emotion_layers", "expression_layer"]
 
 
 def _lr(shape: str, value: float = 1.0) -> dict[str, float]:
@@ -69,7 +71,7 @@ EMOTION_AUS: dict[str, dict[int, float]] = {
     "joy": {6: 0.9, 12: 1.0, 25: 1.0},
     "sadness": {1: 0.7, 4: 0.2, 15: 0.6, 17: 0.4},
     "anger": {4: 1.0, 5: 0.7, 7: 0.6, 10: 0.8, 23: 0.8, 25: 0.5},
-    "fear": {1: 0.7, 2: 0.5, 4: 0.2, 5: 0.7, 7: 0.2, 20: 0.6, 26: 0.15},
+    "fear": {1: 0.7, 2: 0.2, 4: 0.3, 5: 1.0, 20: 0.8, 26: 0.1},
     "disgust": {9: 0.7, 10: 0.4, 15: 0.4, 16: 0.3},
     "surprise": {1: 0.7, 2: 1.0, 5: 0.8, 26: 0.25},
 }
