@@ -10,6 +10,7 @@ the shipped recognizer (trained on everyone). The judge is trained on first use 
     python benchmarks/bench_voice.py --voices kumo --out benchmarks/results/voice_kumo.json
     python benchmarks/bench_voice.py --voices kumo alpha --only-speed --out ...   # speed alone
     python benchmarks/bench_voice.py --voices kumo alpha --only-quality --out ...  # DNSMOS alone
+    python benchmarks/bench_voice.py --voices kumo --tokens other.json --out ...    # other tokens
 
 Per voice: every primary at intensity 1.0 on BENCH_SENTENCES (neutral wording; none of them is a
 fitting sentence or a RAVDESS sentence), plus an intensity sweep (0, 0.25, 0.5, 0.75, 1) of every
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -35,7 +37,9 @@ from emosynth.recognizer.corpus import read_corpora
 from emosynth.recognizer.train import fit_on_speakers
 from emosynth.synthesizer import Synthesizer
 from emosynth.voice.backbone import Backbone
+from emosynth.voice.prosody import EmotionTokenBank
 from emosynth.voice.text import text_to_chunks
+from emosynth.voice.voices import Voice, load_voice
 
 BENCH_SENTENCES = (
     "The printer on the third floor needs new paper.",
@@ -65,10 +69,12 @@ BENCH_SENTENCES = (
 INTENSITIES = (0.0, 0.25, 0.5, 0.75, 1.0)
 
 
-def generate(voice: str, folder: Path, n_sentences: int, sweep_sentences: int, reuse: bool = False) -> Path:
+def generate(voice: str, folder: Path, n_sentences: int, sweep_sentences: int, reuse: bool = False,
+             tokens: Path | None = None) -> Path:
     """Render the benchmark's clips into ``folder`` and write their manifest; with ``reuse``, clips
-    already there (from an interrupted run of the same voice state) are kept."""
-    synth = Synthesizer(voice)
+    already there (from an interrupted run of the same voice state) are kept; with ``tokens``, the
+    voice reads with that token file instead of its shipped one."""
+    synth = Synthesizer(_voice(voice, tokens))
     rows = []
     for i, text in enumerate(BENCH_SENTENCES[:n_sentences]):
         for emotion in PRIMARY_EMOTIONS:
@@ -85,6 +91,11 @@ def generate(voice: str, folder: Path, n_sentences: int, sweep_sentences: int, r
         writer.writeheader()
         writer.writerows(rows)
     return manifest
+
+
+def _voice(name: str, tokens: Path | None) -> Voice:
+    voice = load_voice(name)
+    return voice if tokens is None else dataclasses.replace(voice, tokens=EmotionTokenBank.load(tokens))
 
 
 def judge(data: list[Path]) -> Recognizer:
@@ -115,9 +126,9 @@ def read_emotion(manifest: Path, folder: Path, recognizers: dict[str, Recognizer
     return out
 
 
-def speed(voice: str, repeats: int = 3) -> dict:
+def speed(voice: str, repeats: int = 3, tokens: Path | None = None) -> dict:
     text = " ".join(BENCH_SENTENCES[:4])
-    synth = Synthesizer(voice)
+    synth = Synthesizer(_voice(voice, tokens))
     backbone = Backbone.load()
     synth.say(text, emotion="anger", score=False)  # warm up
     chunks = text_to_chunks(text)
@@ -154,18 +165,26 @@ def main() -> None:
     parser.add_argument("--only-emotion", action="store_true",
                         help="re-read just the emotion figures (a new recognizer) and update them in --out; "
                              "intelligibility, speaker, quality and speed stay as measured")
+    parser.add_argument("--keep-speed", action="store_true",
+                        help="keep the speed already in --out (measure it alone on an idle machine: --only-speed)")
     parser.add_argument("--judge-only", action="store_true",
                         help="with --only-emotion: read with the disjoint judge alone (half the time)")
+    parser.add_argument("--tokens", type=Path, default=None,
+                        help="read with this emotion-token file instead of the voice's shipped one (one voice; "
+                             "results under 'VOICE (FILE's name)')")
     shared = Path(__file__).resolve().parents[2] / "shared" / "data"
     parser.add_argument("--data", type=Path, action="append", default=None,
                         help="corpora the disjoint judge is trained from (default ../shared/data/ravdess and nemo)")
     args = parser.parse_args()
+    if args.tokens is not None and len(args.voices) != 1:
+        parser.error("--tokens applies to one voice")
+    key = (lambda v: f"{v} ({args.tokens.stem})") if args.tokens else (lambda v: v)
     # the voices measured now replace their entries; other voices' results in --out stay
     results = json.loads(args.out.read_text()) if args.out.exists() else {}
     if args.only_speed:
         for voice in args.voices:
-            results.setdefault(voice, {})["speed"] = speed(voice)
-            print(voice, json.dumps(results[voice]["speed"]))
+            results.setdefault(key(voice), {})["speed"] = speed(voice, tokens=args.tokens)
+            print(key(voice), json.dumps(results[key(voice)]["speed"]))
         write_text_atomic(args.out, json.dumps(results, indent=1) + "\n")
         return
     recognizer = Recognizer.load()
@@ -173,29 +192,34 @@ def main() -> None:
     if not (args.only_emotion and args.judge_only):
         recognizers["shipped_recognizer"] = recognizer
     for voice in args.voices:
-        folder = args.work / voice
+        folder = args.work / (voice if args.tokens is None else f"{voice}_{args.tokens.stem}")
         folder.mkdir(parents=True, exist_ok=True)
-        manifest = generate(voice, folder, args.sentences, args.sweep_sentences, reuse=args.reuse_clips)
+        manifest = generate(voice, folder, args.sentences, args.sweep_sentences, reuse=args.reuse_clips,
+                            tokens=args.tokens)
         if args.only_quality:
             report = evaluate(read_manifest(manifest, folder), recognizer=recognizer, with_quality=True,
                               progress=True).to_dict()
-            results.setdefault(voice, {}).setdefault("evaluation", {})["quality"] = report["quality"]
-            print(json.dumps({voice: report["quality"]}, indent=1))
+            results.setdefault(key(voice), {}).setdefault("evaluation", {})["quality"] = report["quality"]
+            print(json.dumps({key(voice): report["quality"]}, indent=1))
             continue
         emotion = read_emotion(manifest, folder, recognizers)
         headline = {role: {k: r[k] for k in ("accuracy", "mean_monotonicity", "valence_r", "arousal_r")}
                     for role, r in emotion.items()}
         if args.only_emotion:
-            results.setdefault(voice, {})["emotion"] = emotion
-            print(json.dumps({voice: headline}, indent=1))
+            results.setdefault(key(voice), {})["emotion"] = emotion
+            print(json.dumps({key(voice): headline}, indent=1))
             continue
         report = evaluate(read_manifest(manifest, folder), recognizer=recognizer, with_asr=True,
                           with_speaker=True, with_quality=True, progress=True).to_dict()
         report.pop("clips")
-        results[voice] = {"sentences": args.sentences, "sweep_sentences": args.sweep_sentences,
-                          "emotion": emotion, "evaluation": {k: report[k] for k in ("wer", "similarity", "quality")},
-                          "speed": speed(voice)}
-        print(json.dumps({voice: headline}, indent=1))
+        # what this run measures replaces its keys; others kept (e.g. a baseline recorded beside it)
+        results[key(voice)] = {**results.get(key(voice), {}),
+                               "sentences": args.sentences, "sweep_sentences": args.sweep_sentences,
+                               "emotion": emotion,
+                               "evaluation": {k: report[k] for k in ("wer", "similarity", "quality")}}
+        if not args.keep_speed:
+            results[key(voice)]["speed"] = speed(voice, tokens=args.tokens)
+        print(json.dumps({key(voice): headline}, indent=1))
     write_text_atomic(args.out, json.dumps(results, indent=1) + "\n")
 
 
