@@ -91,7 +91,7 @@ def test_loudness_offsets_survive_the_peak_limit(synth, neutral):
 
 #: Voices whose tokens were refitted on the learned embeddings (2026-12-06; the others
 #: still carry the previous tokens, human controls with a zero style, until their refit runs).
-REFIT_ON_EMBEDDINGS = ("kumo", "alpha", "tebukuro")
+REFIT_ON_EMBEDDINGS = ("kumo", "alpha", "tebukuro", "gongitsune")
 
 
 @pytest.mark.parametrize("voice", ["kumo", "alpha", "gongitsune", "nezumi", "tebukuro"])
