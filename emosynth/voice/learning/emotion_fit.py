@@ -282,12 +282,12 @@ def fit_half(material: Sequence[ClipMaterial], folder: Path, half: str, settings
     else:
         state = FitState(half, EmotionStyles(speakers, _initial_styles(material, speakers)), total,
                          levels=clip_level_offsets(material))
-    optimiser = torch.optim.Adam(state.styles.parameters(), lr=settings.learning_rate)
-    if optimiser_state is not None:
-        optimiser.load_state_dict(optimiser_state)
     budget = stop_after_steps if stop_after_steps is not None else math.inf
     if state.done or budget <= 0:
         return state
+    optimiser = torch.optim.Adam(state.styles.parameters(), lr=settings.learning_rate)
+    if optimiser_state is not None:
+        optimiser.load_state_dict(optimiser_state)
     if half == "prosody":
         prosody = KokoroProsody.from_float_graph()
         pool = _sampler(material, lambda c: True)
