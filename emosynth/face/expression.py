@@ -13,7 +13,10 @@ variants):
 * anger: AU4 + AU5 + AU7 + AU10 upper lip raiser + AU23 lip tightener + AU25, the EMFACS variant
   with the lips parted (4+5+7+10+23+25), which suits a speaking face better than the pressed-lips
   one (4+5+7+23+24)
-* disgust: AU9 nose wrinkler + AU10 upper lip raiser + AU15 + AU16 lower lip depressor
+* disgust: AU9 nose wrinkler + AU10 upper lip raiser + AU15 + AU16 lower lip depressor, with the
+  narrowed eyes and lowered brow that come with a strong nose wrinkle (AU9 itself lifts the
+  infraorbital cheek and pulls the brows' inner ends down; AU6 + AU7 + AU4 show that on a head whose
+  noseSneer shape moves the nose alone) and AU17, as in the EMFACS variants of disgust with 15+17
 
 Intensities (:data:`EMOTION_AUS`) are on FACS's A-E scale as 0.2-1.0. They were set so that an
 independent expression classifier (:mod:`.judge`, ``fer``'s FER2013 model) reads the rendered
@@ -21,7 +24,9 @@ avatar as intended, tuned on sentences of our own and measured on others (docs/f
 anger and surprise at D-E; AU4 in sadness at trace (A) and in fear at A-B, since the browDown
 shape carries AU4's full drop of the inner brow and would otherwise cancel AU1's lift. Fear keeps
 the outer brow low (AU2 at A) and the upper lid and lip stretch high (AU5 at E, AU20 at D): with
-the outer brows as high as the inner ones and the jaw open it reads as surprise.
+the outer brows as high as the inner ones and the jaw open it reads as surprise. Disgust with
+9+10+15+16 alone was read as fear or sadness (never disgust): the judge, like FER2013's annotators,
+wants the squint and the lowered brow with it.
 
 Each AU maps to the ARKit blendshapes that perform it (:data:`AU_BLENDSHAPES`, following
 Apple's descriptions of the shapes). A spec's signed weights mix the layers exactly as they mix
@@ -72,7 +77,7 @@ EMOTION_AUS: dict[str, dict[int, float]] = {
     "sadness": {1: 0.7, 4: 0.2, 15: 0.6, 17: 0.4},
     "anger": {4: 1.0, 5: 0.7, 7: 0.6, 10: 0.8, 23: 0.8, 25: 0.5},
     "fear": {1: 0.7, 2: 0.2, 4: 0.3, 5: 1.0, 20: 0.8, 26: 0.1},
-    "disgust": {9: 0.7, 10: 0.4, 15: 0.4, 16: 0.3},
+    "disgust": {4: 0.5, 6: 0.8, 7: 0.8, 9: 0.6, 10: 0.4, 15: 0.8, 16: 0.3, 17: 0.5},
     "surprise": {1: 0.7, 2: 1.0, 5: 0.8, 26: 0.25},
 }
 

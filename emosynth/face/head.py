@@ -199,7 +199,8 @@ def _author_targets(v: np.ndarray) -> np.ndarray:
         shapes[f"browDown{side}"] = move(brow, (-sx * 0.1, -0.2, 0.0)) + move(head, (-sx * 0.45, -1.1, 0.1))
         shapes[f"browOuterUp{side}"] = move(_falloff(v, v[_BROWS[side]] + np.array([sx * 1.0, 0, -0.5]), (1.4, 1.0, 2.0)), (0, 1.0, 0))
         shapes[f"cheekSquint{side}"] = move(_falloff(v, centre + np.array([sx * 0.6, -2.4, 0.3]), (1.7, 1.1, 2.0)), (0, 0.4, 0.2))
-        shapes[f"noseSneer{side}"] = move(_falloff(v, v[1] + np.array([sx * 1.2, 0.3, -1.7]), (1.0, 1.0, 1.5)), (0, 0.25, 0.05))
+        # AU9: the wing of the nose drawn up by about 6 mm (a quarter of that was too small to see)
+        shapes[f"noseSneer{side}"] = move(_falloff(v, v[1] + np.array([sx * 1.2, 0.3, -1.7]), (1.0, 1.0, 1.5)), (0, 0.62, 0.12))
 
     inner = _falloff(v, np.array([1.6, v[_BROWS["Left"], 1], v[_BROWS["Left"], 2] + 0.6]), (1.5, 1.3, 2.0))
     inner += _falloff(v, np.array([-1.6, v[_BROWS["Right"], 1], v[_BROWS["Right"], 2] + 0.6]), (1.5, 1.3, 2.0))
