@@ -184,7 +184,8 @@ def fit_emotions(data_dirs: tuple[Path, ...], names: tuple[str, ...], halves: tu
        through Kokoro on the fitting half of RAVDESS and nEMO's speakers (docs/voice.md). Hours
        on 2 cores; checkpointed in the cache, so running the command again resumes.
     2. Tokens (voices/tokens, voices/references): the embeddings on each voice's own neutral
-       style, with the human-profile controls, scaled by what the recognizer hears within
+       style, with controls for what remains of the human profile after the embedding's own
+       effect on that voice, scaled by what the recognizer hears within
        word-error-rate, speaker-similarity and quality constraints (extras asr, speaker, quality).
     """
     from tqdm import tqdm
@@ -217,7 +218,7 @@ def fit_emotions(data_dirs: tuple[Path, ...], names: tuple[str, ...], halves: tu
     click.echo(f"embeddings: {out}")
     embeddings, recognizer = EmotionEmbeddings.load(out), Recognizer.load()
     for name in names or tuple(catalog):
-        total = len(FIT_SENTENCES) * (1 + 6 * len(ALPHA_GRID))
+        total = len(FIT_SENTENCES) * (1 + 6 * (1 + len(ALPHA_GRID)))  # neutral, embedding alone, each alpha
         if not _show_progress():
             click.echo(f"fitting {name}: {total} renditions", err=True)
         with tqdm(total=total, desc=f"fitting {name}", unit="clip", disable=not _show_progress()) as bar:

@@ -14,6 +14,7 @@ import soundfile as sf
 from emosynth.errors import EmotionSpecError
 from emosynth.errors import AudioError
 from emosynth.synthesizer import Synthesizer
+from emosynth.voice.backbone import SAMPLE_RATE_HZ
 from emosynth.voice.errors import TextError, VoiceError
 
 TEXT = "The package arrived on Tuesday. It is on the table by the door."
@@ -89,29 +90,70 @@ def test_loudness_offsets_survive_the_peak_limit(synth, neutral):
     assert np.max(np.abs(louder.audio)) <= 0.98 + 1e-6
 
 
-#: Voices whose tokens were refitted on the learned embeddings (2026-12-06; the others
-#: still carry the previous tokens, human controls with a zero style, until their refit runs).
-REFIT_ON_EMBEDDINGS = ("kumo", "alpha", "tebukuro", "gongitsune")
+#: Voices refitted with the residual controls (nezumi's refit is running: 2026-12-06).
+RESIDUAL_FIT = ("kumo", "alpha", "gongitsune", "tebukuro")
 
 
-@pytest.mark.parametrize("voice", ["kumo", "alpha", "gongitsune", "nezumi", "tebukuro"])
-def test_tokens_are_the_learned_embeddings_and_the_human_controls_scaled_together(voice):
-    """Every shipped token is alpha x (the learned embedding, the controls RAVDESS actors of the
-    voice's gender move) for the alpha the fit chose (a voice not yet refitted: a zero style)."""
+@pytest.mark.parametrize("voice", RESIDUAL_FIT)
+def test_tokens_are_the_learned_embeddings_and_the_rest_of_the_human_controls_scaled_together(voice):
+    """Every shipped token is alpha x (the learned embedding, and controls for what the embedding
+    leaves of the human profile: the profile of RAVDESS actors of the voice's gender minus the
+    embedding's own measured effect on the voice) for the alpha the fit chose."""
     from emosynth.voice.fitting import ALPHA_GRID, human_tokens
-    from emosynth.voice.prosody import EmotionEmbeddings
+    from emosynth.voice.prosody import EmotionEmbeddings, ProsodyControls
     from emosynth.voice.voices import assets_dir, load_voice, voice_catalog
 
     human = human_tokens(voice_catalog()[voice].gender)
     embeddings = EmotionEmbeddings.load(assets_dir() / "emotions.json")
     bank = load_voice(voice).tokens
-    assert ("learned emotion embeddings" in bank.info["method"]) == (voice in REFIT_ON_EMBEDDINGS)
+    assert "what remains of the human profile" in bank.info["method"]
     for emotion, token in bank.tokens.items():
         alpha = bank.info["alpha"][emotion]
         assert alpha in ALPHA_GRID
-        np.testing.assert_allclose(token.controls.as_tuple(), (alpha * human[emotion]).as_tuple(), atol=1e-3)
-        learned = embeddings.offsets[emotion] if voice in REFIT_ON_EMBEDDINGS else np.zeros(256)
-        np.testing.assert_allclose(token.style, alpha * learned, atol=1e-5)
+        effect = ProsodyControls(**bank.info["embedding_prosody"][emotion])
+        np.testing.assert_allclose(token.controls.as_tuple(), (alpha * (human[emotion] - effect)).as_tuple(), atol=2e-3)
+        np.testing.assert_allclose(token.style, alpha * embeddings.offsets[emotion], atol=1e-5)
+
+
+def test_embedding_prosody_measures_what_the_embedding_alone_does():
+    """A zero embedding moves nothing (the renditions are the neutral ones, exactly); kumo's learned
+    fear raises its F0 by itself, which the controls then need not add again."""
+    pytest.importorskip("pyworld", reason="the F0 measure needs the extra `profiles`")
+    from emosynth.voice.fitting import embedding_prosody
+    from emosynth.voice.prosody import EmotionEmbeddings
+    from emosynth.voice.voices import assets_dir, voice_catalog
+
+    info = voice_catalog()["kumo"]
+    sentences = ["The train leaves from the third platform at noon."]
+    learned = EmotionEmbeddings.load(assets_dir() / "emotions.json")
+    zero = EmotionEmbeddings(offsets={e: np.zeros(256) for e in learned.offsets})
+    for controls in embedding_prosody(info, zero, sentences).values():
+        assert controls.as_tuple() == (0.0, 0.0, 0.0, 0.0)
+    fear = embedding_prosody(info, learned, sentences)["fear"]
+    assert fear.f0_shift_st > 3.0, fear
+
+
+@pytest.mark.parametrize("emotion", ["joy", "fear"])
+def test_embedding_and_controls_together_move_f0_as_far_as_the_actors_did(emotion):
+    """The embedding moves F0 by itself, so the controls add only the rest: at full strength
+    (the token without its alpha) kumo's joy and fear, the emotions whose embedding moves F0 most,
+    lie near the human profile on sentences the fit never read (counted twice, they were 2-3x as far)."""
+    pytest.importorskip("pyworld", reason="the F0 measure needs the extra `profiles`")
+    from emosynth.profiles.measure import measure_clip
+    from emosynth.voice.fitting import human_tokens
+    from emosynth.voice.prosody import EmotionToken, EmotionTokenBank
+    from emosynth.voice.voices import Voice, load_voice
+
+    shipped = load_voice("kumo")
+    token = shipped.tokens.tokens[emotion]
+    alpha = shipped.tokens.info["alpha"][emotion]
+    full = EmotionTokenBank(tokens={emotion: EmotionToken(style=token.style / alpha, controls=(1 / alpha) * token.controls)})
+    synth = Synthesizer(Voice(name="kumo", parts=shipped.parts, tokens=full, reference=None))
+    sentences = ["The train leaves from the third platform at noon.", "My brother keeps his bicycle in the hall."]
+    shifts = [measure_clip(synth.say(t, emotion=emotion, score=False).audio, SAMPLE_RATE_HZ).f0_median_st
+              - measure_clip(synth.say(t, score=False).audio, SAMPLE_RATE_HZ).f0_median_st for t in sentences]
+    target = human_tokens(shipped.parts[0][0].gender)[emotion].f0_shift_st
+    assert abs(np.mean(shifts) - target) < 1.5, (shifts, target)
 
 
 def test_the_embeddings_were_fitted_on_the_fitting_speakers_only():

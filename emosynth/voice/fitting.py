@@ -6,8 +6,12 @@ Sources, in this order:
    Kokoro's style per emotion, fitted on human emotional speech; added to the voice's own neutral
    style, they are the token's ``style``.
 2. **Human profiles** (:mod:`emosynth.profiles`): how RAVDESS actors of the voice's gender move F0
-   level, F0 range, tempo and level from their neutral to each emotion (RAVDESS normal intensity). These
-   fix the *shape* of each token's explicit controls.
+   level, F0 range, tempo and level from their neutral to each emotion (RAVDESS normal intensity).
+   The embedding already moves some of these by itself (it was fitted on the same actors' F0,
+   energy and durations), so the token's explicit controls are the *remainder*: the human profile
+   minus what the embedding alone does on this voice, measured on its renditions of the fitting
+   sentences the way the profiles measure actors (:func:`embedding_prosody`). Embedding and
+   controls together then move the voice as far as the actors moved, not twice as far.
 3. **The recognizer** (trained on human speech only): each token is then scaled by the factor
    ``alpha`` in ``ALPHA_GRID`` that maximises the recognizer's mean probability of the target
    emotion on the voice's renditions of ``FIT_SENTENCES``, read against the voice's own neutral
@@ -44,7 +48,7 @@ from .prosody import EmotionEmbeddings, EmotionToken, EmotionTokenBank, ProsodyC
 from .references import write_reference
 from .voices import Voice, VoiceInfo, assets_dir
 
-__all__ = ["FIT_SENTENCES", "ALPHA_GRID", "human_tokens", "fit_voice", "FitResult", "neutral_reference",
+__all__ = ["FIT_SENTENCES", "ALPHA_GRID", "human_tokens", "embedding_prosody", "fit_voice", "FitResult", "neutral_reference",
            "rendition_features", "choose_alpha", "Trial", "MAX_WER_INCREASE", "MIN_SPEAKER_SIMILARITY",
            "MAX_QUALITY_DROP", "keeps_constraints"]
 
@@ -119,6 +123,34 @@ def human_tokens(gender: str) -> dict[str, ProsodyControls]:
     return out
 
 
+def embedding_prosody(info: VoiceInfo, embeddings: EmotionEmbeddings, sentences: Sequence[str], *,
+                      neutral: Sequence[np.ndarray] | None = None,
+                      progress: Callable[[], None] | None = None) -> dict[str, ProsodyControls]:
+    """What each learned embedding alone (scale 1, no explicit controls) does to the voice's F0
+    level, F0 range, tempo and level, in the controls' units: each sentence's rendition measured
+    against the voice's neutral rendition of it with the human profiles' measure (Harvest F0),
+    then averaged over sentences (differences arithmetically, ratios geometrically, as the
+    profiles average clips). ``neutral``: the neutral renditions, when already made."""
+    from ..profiles.measure import measure_clip
+
+    zero = ProsodyControls()
+    bank = EmotionTokenBank(tokens={e: EmotionToken(style=embeddings.offsets[e], controls=zero) for e in _EMOTIONS})
+    voice = Voice(name=info.name, parts=((info, 1.0),), tokens=bank, reference=None)
+    if neutral is None:
+        neutral = renditions(voice, sentences, progress=progress)
+    base = [measure_clip(a, SAMPLE_RATE_HZ) for a in neutral]
+    out = {}
+    for emotion in _EMOTIONS:
+        moved = [measure_clip(a, SAMPLE_RATE_HZ) for a in renditions(voice, sentences, emotion=emotion, progress=progress)]
+        out[emotion] = ProsodyControls(
+            f0_shift_st=float(np.mean([m.f0_median_st - b.f0_median_st for m, b in zip(moved, base)])),
+            f0_range_log2=float(np.mean([np.log2(m.f0_range_st / b.f0_range_st) for m, b in zip(moved, base)])),
+            tempo_log2=float(np.mean([np.log2(b.duration_s / m.duration_s) for m, b in zip(moved, base)])),
+            loudness_db=float(np.mean([m.level_db - b.level_db for m, b in zip(moved, base)])),
+        )
+    return out
+
+
 def _bank(embeddings: EmotionEmbeddings, controls: dict[str, ProsodyControls], alphas: dict[str, float],
           info: dict) -> EmotionTokenBank:
     return EmotionTokenBank(
@@ -144,22 +176,27 @@ def fit_voice(
 
     # a missing extra fails before any work
     transcriber, encoder, estimator = Transcriber(), SpeakerEncoder(), QualityEstimator()
-    controls = human_tokens(info.gender)
+    human = human_tokens(info.gender)
 
-    def voice(alpha: float) -> Voice:
-        bank = _bank(embeddings, controls, dict.fromkeys(_EMOTIONS, alpha), {"voice": info.name})
-        return Voice(name=info.name, parts=((info, 1.0),), tokens=bank, reference=None)
-
-    def render(alpha: float, emotion: str) -> tuple[np.ndarray, float, np.ndarray, float]:
+    def assess(audios: Sequence[np.ndarray]) -> tuple[np.ndarray, float, np.ndarray, float]:
         """Recognizer features, corpus WER, speaker embeddings and mean DNSMOS OVRL of every sentence."""
-        audios = renditions(voice(alpha), sentences, emotion=emotion, progress=progress)
         features = _features(recognizer, audios)
         at_16k = [prepare_array(a, SAMPLE_RATE_HZ, target_rate_hz=16_000).samples for a in audios]
         errors, words = np.sum([word_error_rate(t, transcriber.transcribe(a)) for t, a in zip(sentences, at_16k)], axis=0)
         quality = float(np.mean([estimator.score(a).overall for a in at_16k]))
         return features, float(errors / words), np.stack([encoder.embed(a) for a in at_16k]), quality
 
-    neutral_features, neutral_wer, neutral_speaker, neutral_quality = render(1.0, "neutral")
+    plain = Voice(name=info.name, parts=((info, 1.0),), tokens=EmotionTokenBank(tokens={}), reference=None)
+    neutral_audio = renditions(plain, sentences, progress=progress)
+    neutral_features, neutral_wer, neutral_speaker, neutral_quality = assess(neutral_audio)
+    effect = embedding_prosody(info, embeddings, sentences, neutral=neutral_audio, progress=progress)
+    controls = {e: human[e] - effect[e] for e in _EMOTIONS}
+
+    def render(alpha: float, emotion: str) -> tuple[np.ndarray, float, np.ndarray, float]:
+        bank = _bank(embeddings, controls, dict.fromkeys(_EMOTIONS, alpha), {"voice": info.name})
+        voice = Voice(name=info.name, parts=((info, 1.0),), tokens=bank, reference=None)
+        return assess(renditions(voice, sentences, emotion=emotion, progress=progress))
+
     reference = recognizer.reference_from_features(neutral_features)
     search: dict[str, dict[float, Trial]] = {}
     for emotion in _EMOTIONS:
@@ -175,9 +212,11 @@ def fit_voice(
     alphas = {e: choose_alpha(search[e], neutral_wer, neutral_quality) for e in _EMOTIONS}
     fit_info = {
         "voice": info.name, "method": "the learned emotion embeddings (voices/emotions.json) added to the voice's "
-        f"neutral style, with the human profile controls (RAVDESS normal intensity, {info.gender} actors), "
-        "both scaled by the recognizer-chosen alpha, within the WER, speaker-similarity and quality constraints",
+        f"neutral style, with controls for what remains of the human profile (RAVDESS normal intensity, {info.gender} "
+        "actors) after the embedding's own effect on this voice, both scaled by the recognizer-chosen alpha, "
+        "within the WER, speaker-similarity and quality constraints",
         "alpha": alphas,
+        "embedding_prosody": {e: c.to_dict() for e, c in effect.items()},
         "constraints": {"max_wer_increase": MAX_WER_INCREASE, "min_speaker_similarity": MIN_SPEAKER_SIMILARITY,
                         "max_quality_drop": MAX_QUALITY_DROP, "neutral_wer": round(neutral_wer, 4),
                         "neutral_quality": round(neutral_quality, 4)},

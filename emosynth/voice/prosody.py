@@ -49,6 +49,9 @@ class ProsodyControls:
     def __add__(self, other: ProsodyControls) -> ProsodyControls:
         return ProsodyControls(*(a + b for a, b in zip(self.as_tuple(), other.as_tuple())))
 
+    def __sub__(self, other: ProsodyControls) -> ProsodyControls:
+        return ProsodyControls(*(a - b for a, b in zip(self.as_tuple(), other.as_tuple())))
+
     def __mul__(self, factor: float) -> ProsodyControls:
         return ProsodyControls(*(a * factor for a in self.as_tuple()))
 
