@@ -189,48 +189,44 @@ def _round_trip(utts) -> dict:
             "eyeBlink": r("eyeBlinkLeft", "eyeBlinkRight")}
 
 
-def _expression_judge(utts_by_emotion: dict) -> dict:
-    from emosynth.face.judge import FER_CLASSES, INTENDED_CLASS, ExpressionJudge, judge_track, read_as
-    from emosynth.face.render import HeadRenderer
-
-    renderer, out = HeadRenderer(512), {}
-    for box in ("landmarks", "cascade"):
-        judge, per_emotion = ExpressionJudge(box), {}
-        for emotion, utts in utts_by_emotion.items():
-            per_sentence = [read_as(judge_track(animate_utterance(u), judge, renderer)) for u in utts]
-            reads = [c for sentence in per_sentence for c in sentence]
-            per_emotion[emotion] = {
-                "frames": len(reads), "read_as_intended": round(reads.count(INTENDED_CLASS[emotion]) / len(reads), 3),
-                "per_sentence": [round(r.count(INTENDED_CLASS[emotion]) / len(r), 3) for r in per_sentence],
-                "read_as": {c: round(reads.count(c) / len(reads), 3) for c in (*FER_CLASSES, "no face") if c in reads}}
-        out[box] = per_emotion
-    return out
-
-
 _AVATAR_SHAPES = ("noseSneerLeft", "noseSneerRight", "mouthUpperUpLeft", "mouthUpperUpRight", "mouthFrownLeft",
                   "mouthSmileLeft", "browDownLeft", "browInnerUp", "eyeWideLeft", "mouthStretchLeft", "jawOpen")
 
 
-def _avatar_reading(utts_by_emotion: dict, step: int = 3) -> dict:
-    """The avatar speaking every primary, read back by FaceLandmarker: mean blendshapes over every
-    ``step``-th steady frame (past the onset, away from blinks). What an expression classifier
-    trained on FER2013 rarely names (disgust) still shows here as the shapes it is made of."""
+def _avatar_expressions(utts_by_emotion: dict, reading_step: int = 3) -> tuple[dict, dict]:
+    """The avatar speaking every primary, each steady frame (past the onset, away from blinks)
+    rendered once and read twice: by the fer judge, with the face box from FaceLandmarker's
+    landmarks and from fer's own Haar cascade (share read as intended), and by FaceLandmarker
+    (mean blendshapes over every ``reading_step``-th frame). What an expression classifier trained
+    on FER2013 rarely names (disgust) still shows in the second as the shapes it is made of."""
     from emosynth.face import ARKIT_BLENDSHAPES
-    from emosynth.face.judge import steady_frames
+    from emosynth.face.judge import FER_CLASSES, INTENDED_CLASS, ExpressionJudge, read_as, steady_frames
     from emosynth.face.landmarks import FaceReader
     from emosynth.face.render import HeadRenderer
 
     cols = [ARKIT_BLENDSHAPES.index(n) for n in _AVATAR_SHAPES]
-    renderer, out = HeadRenderer(512), {}
+    renderer, judges = HeadRenderer(512), {box: ExpressionJudge(box) for box in ("landmarks", "cascade")}
+    judged, reading = {box: {} for box in judges}, {}
     with FaceReader() as reader:
         for emotion, utts in utts_by_emotion.items():
-            frames = []
+            per_sentence, read_frames = [], []  # frames of each sentence; those FaceLandmarker reads
             for u in utts:
                 t = animate_utterance(u)
-                frames += [renderer.frame(t.weights[i], t.head_rotation[i], t.gaze[i]) for i in steady_frames(t, step=step)]
-            read = reader.blendshapes(frames)
-            out[emotion] = {"frames": len(frames), **{n: round(float(np.nanmean(read[:, c])), 3) for n, c in zip(_AVATAR_SHAPES, cols)}}
-    return out
+                steady = steady_frames(t)
+                frames = [renderer.frame(t.weights[i], t.head_rotation[i], t.gaze[i]) for i in steady]
+                per_sentence.append(frames)
+                read_frames += [f for i, f in zip(steady, frames) if i % reading_step == 0]
+            for box, judge in judges.items():
+                sentence_reads = [read_as(judge.probabilities(frames)) for frames in per_sentence]
+                reads = [c for r in sentence_reads for c in r]
+                judged[box][emotion] = {
+                    "frames": len(reads), "read_as_intended": round(reads.count(INTENDED_CLASS[emotion]) / len(reads), 3),
+                    "per_sentence": [round(r.count(INTENDED_CLASS[emotion]) / len(r), 3) for r in sentence_reads],
+                    "read_as": {c: round(reads.count(c) / len(reads), 3) for c in (*FER_CLASSES, "no face") if c in reads}}
+            read = reader.blendshapes(read_frames)
+            reading[emotion] = {"frames": len(read_frames),
+                                **{n: round(float(np.nanmean(read[:, c])), 3) for n, c in zip(_AVATAR_SHAPES, cols)}}
+    return judged, reading
 
 
 def _human(data: Path) -> dict:
@@ -363,8 +359,7 @@ def main() -> None:
             with tempfile.TemporaryDirectory() as tmp:
                 result["video_512_30fps"] = _video_speed(utts[:5], Path(tmp))
         result["round_trip_mediapipe"] = _round_trip(utts)
-        result["expression_judge_fer"] = _expression_judge(judged)
-        result["avatar_read_by_facelandmarker"] = _avatar_reading(judged)
+        result["expression_judge_fer"], result["avatar_read_by_facelandmarker"] = _avatar_expressions(judged)
         write_text_atomic(args.out, json.dumps(result, indent=1) + "\n")
         print(json.dumps({k: result[k] for k in ("video_512_30fps", "round_trip_mediapipe", "expression_judge_fer",
                                                  "avatar_read_by_facelandmarker")}, indent=1))
@@ -378,8 +373,7 @@ def main() -> None:
         result["video_512_30fps"] = _video_speed(utts[:5], Path(tmp))
         result["portrait_512_30fps"] = _portrait_speed(utts[:5], Path(tmp))
     result["round_trip_mediapipe"] = _round_trip(utts)
-    result["expression_judge_fer"] = _expression_judge(judged)
-    result["avatar_read_by_facelandmarker"] = _avatar_reading(judged)
+    result["expression_judge_fer"], result["avatar_read_by_facelandmarker"] = _avatar_expressions(judged)
     result["portrait_expressions"] = _portrait_expressions(judged)
     write_text_atomic(args.out, json.dumps(result, indent=1) + "\n")
     print(json.dumps(result, indent=1))

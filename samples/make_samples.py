@@ -1,7 +1,8 @@
 """Regenerate the listenable samples, their face curves and their table: python samples/make_samples.py
 
 ``python samples/make_samples.py --photo`` only re-renders the photo videos from the saved curves and audio;
-``--human`` only the human recording's videos.
+``--human`` only the human recording's videos; ``--sheet`` only the contact sheet
+(docs/face_contact_sheet.png: one frame of each primary on the avatar and on each shipped portrait).
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ def main() -> None:
     print("\n".join(rows))
     photo_videos(here)
     human_videos(here)
+    contact_sheet(here)
 
 
 def human_videos(here: Path) -> None:
@@ -70,8 +72,51 @@ def photo_videos(here: Path) -> None:
                      renderer=renderer)
 
 
+#: The portraits on the contact sheet (emosynth.face_assets): a smiling one and a neutral one.
+SHEET_PORTRAITS = ("astronaut.jpg", "grace_hopper.jpg")
+
+
+def contact_sheet(here: Path, cell: int = 192) -> Path:
+    """docs/face_contact_sheet.png: a row for the avatar and one per portrait, a column per primary,
+    each cell the frame at the middle of that primary's sample (face/kumo_<emotion>.csv) among the
+    frames away from blinks and past the expression's onset, what the fer judge reads."""
+    from importlib import resources
+
+    import numpy as np
+    from PIL import Image, ImageDraw
+
+    from emosynth.face.judge import steady_frames
+    from emosynth.face.render import HeadRenderer
+    from emosynth.io import atomic_path
+
+    rows = [("avatar", HeadRenderer(512))]
+    rows += [(name.split(".")[0], PortraitRenderer(load_portrait(Path(str(resources.files("emosynth.face_assets") / name)))))
+             for name in SHEET_PORTRAITS]
+    label = 18
+    sheet = Image.new("RGB", (cell * len(PRIMARY_EMOTIONS), (cell + label) * len(rows)), (255, 255, 255))
+    draw = ImageDraw.Draw(sheet)
+    for c, emotion in enumerate(PRIMARY_EMOTIONS):
+        track = BlendshapeTrack.load(here / "face" / f"kumo_{emotion}.csv")
+        steady = steady_frames(track)
+        i = int(steady[len(steady) // 2])
+        for r, (name, renderer) in enumerate(rows):
+            image = Image.fromarray(np.asarray(renderer.frame(track.weights[i], track.head_rotation[i], track.gaze[i])))
+            if r:  # a portrait's face spans under half its frame: show the face
+                m = image.width * 0.18
+                image = image.crop((m, m, image.width - m, image.height - m))
+            y = r * (cell + label)
+            sheet.paste(image.resize((cell, cell), Image.LANCZOS), (c * cell, y + label))
+            draw.text((c * cell + 4, y + 3), f"{name}: {emotion}", fill=(0, 0, 0))
+    out = here.parent / "docs" / "face_contact_sheet.png"
+    with atomic_path(out) as tmp:
+        sheet.save(tmp, format="PNG", optimize=True)
+    return out
+
+
 if __name__ == "__main__":
-    if sys.argv[1:] == ["--photo"]:
+    if sys.argv[1:] == ["--sheet"]:
+        print(contact_sheet(Path(__file__).resolve().parent))
+    elif sys.argv[1:] == ["--photo"]:
         photo_videos(Path(__file__).resolve().parent)
     elif sys.argv[1:] == ["--human"]:
         human_videos(Path(__file__).resolve().parent)
