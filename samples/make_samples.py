@@ -78,8 +78,8 @@ SHEET_PORTRAITS = ("astronaut.jpg", "grace_hopper.jpg")
 
 def contact_sheet(here: Path, cell: int = 192) -> Path:
     """docs/face_contact_sheet.png: a row for the avatar and one per portrait, a column per primary,
-    each cell the frame at the middle of that primary's sample (face/kumo_<emotion>.csv) among the
-    frames away from blinks and past the expression's onset, what the fer judge reads."""
+    each cell the middle one of the frames the fer judge reads in that primary's sample
+    (face/kumo_<emotion>.csv): away from blinks and past the expression's onset."""
     from importlib import resources
 
     import numpy as np

@@ -135,7 +135,7 @@ def embedding_prosody(info: VoiceInfo, embeddings: EmotionEmbeddings, sentences:
 
     zero = ProsodyControls()
     bank = EmotionTokenBank(tokens={e: EmotionToken(style=embeddings.offsets[e], controls=zero) for e in _EMOTIONS})
-    voice = Voice(name=info.name, parts=((info, 1.0),), tokens=bank, reference=None)
+    voice = _voice(info, bank)
     if neutral is None:
         neutral = renditions(voice, sentences, progress=progress)
     base = [measure_clip(a, SAMPLE_RATE_HZ) for a in neutral]
@@ -149,6 +149,11 @@ def embedding_prosody(info: VoiceInfo, embeddings: EmotionEmbeddings, sentences:
             loudness_db=float(np.mean([m.level_db - b.level_db for m, b in zip(moved, base)])),
         )
     return out
+
+
+def _voice(info: VoiceInfo, tokens: EmotionTokenBank) -> Voice:
+    """The catalogued voice alone with ``tokens``, no shipped reference (the fit is making it)."""
+    return Voice(name=info.name, parts=((info, 1.0),), tokens=tokens, reference=None)
 
 
 def _bank(embeddings: EmotionEmbeddings, controls: dict[str, ProsodyControls], alphas: dict[str, float],
@@ -186,16 +191,14 @@ def fit_voice(
         quality = float(np.mean([estimator.score(a).overall for a in at_16k]))
         return features, float(errors / words), np.stack([encoder.embed(a) for a in at_16k]), quality
 
-    plain = Voice(name=info.name, parts=((info, 1.0),), tokens=EmotionTokenBank(tokens={}), reference=None)
-    neutral_audio = renditions(plain, sentences, progress=progress)
+    neutral_audio = renditions(_voice(info, EmotionTokenBank(tokens={})), sentences, progress=progress)
     neutral_features, neutral_wer, neutral_speaker, neutral_quality = assess(neutral_audio)
     effect = embedding_prosody(info, embeddings, sentences, neutral=neutral_audio, progress=progress)
     controls = {e: human[e] - effect[e] for e in _EMOTIONS}
 
     def render(alpha: float, emotion: str) -> tuple[np.ndarray, float, np.ndarray, float]:
         bank = _bank(embeddings, controls, dict.fromkeys(_EMOTIONS, alpha), {"voice": info.name})
-        voice = Voice(name=info.name, parts=((info, 1.0),), tokens=bank, reference=None)
-        return assess(renditions(voice, sentences, emotion=emotion, progress=progress))
+        return assess(renditions(_voice(info, bank), sentences, emotion=emotion, progress=progress))
 
     reference = recognizer.reference_from_features(neutral_features)
     search: dict[str, dict[float, Trial]] = {}
