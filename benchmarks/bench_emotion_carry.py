@@ -1,0 +1,197 @@
+"""Where the voice's emotion is lost: the disjoint judge reads Kokoro's reconstructions of human
+emotional clips from sentences the embeddings were never fitted on.
+
+For every clip of the held-out nEMO sentences (emosynth.voice.learning.split) by the speakers the
+embeddings were fitted on, the judge (trained on the other half of the speakers only) reads:
+
+- ``recording``: the actor's own clip (the ceiling);
+- ``copy``: Kokoro's decoder on the recording's own durations, F0 and energy, from the speaker's
+  fitted neutral style: what the prosody alone carries through Kokoro's voice;
+- ``copy+embedding``: the same with the emotion's decoder embedding: what the learned spectra add;
+- ``generated``: Kokoro predicting its own durations, F0 and energy from the speaker's neutral
+  style plus the emotion's prosody embedding, decoded from the neutral decoder style;
+- ``generated+embedding``: both halves of the embedding, as `say` uses them (no explicit controls);
+- ``timing+embedding``: the recording's own durations, with F0 and energy predicted for them
+  (speaker's style plus both halves of the embedding): where prediction loses it, timing or curves;
+- ``timing+f0+embedding``: the recording's durations and F0, energy predicted: F0 against energy.
+
+Each condition is read in plain mode and against that condition's own neutral clips of the same
+speaker (leave-one-out for the neutral clips themselves), the way bench_voice reads a voice.
+Float onnxruntime graph (what the fit used); nEMO has no disgust, so six classes.
+
+    python benchmarks/bench_emotion_carry.py --out benchmarks/results/emotion_carry.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+
+from emosynth.emotions import PRIMARY_EMOTIONS
+from emosynth.io import write_text_atomic
+from emosynth.voice.backbone import Backbone, ProsodyPrediction
+from emosynth.voice.learning.emotion_fit import EMOTIONS, EmotionFitSettings, read_half
+from emosynth.voice.learning.kokoro_torch import alignment_matrix
+from emosynth.voice.learning.material import ClipMaterial
+from emosynth.voice.learning.shipped import fit_material
+
+CONDITIONS = ("recording", "copy", "copy+embedding", "generated", "generated+embedding", "timing+embedding",
+              "timing+f0+embedding")
+
+
+class Styles:
+    """The fitted speakers' neutral styles (decoder half from the decoder fit, prosody half from the
+    predictor fit) and the embeddings, as 256-d numpy vectors."""
+
+    def __init__(self, fit: list[ClipMaterial], settings: EmotionFitSettings) -> None:
+        from emosynth.io import cache_dir
+
+        folder = cache_dir() / "emotion-fit" / settings.key([m.content_sha256 for m in fit])
+        states = {h: read_half(fit, folder, h) for h in ("prosody", "decoder")}
+        if any(s is None or not s.done for s in states.values()):
+            raise SystemExit(f"{folder}: the fit is not finished; run `emosynth fit-emotions` first")
+        dec, pro = (states[h].styles for h in ("decoder", "prosody"))
+        self.speakers = list(dec.speakers)
+        self.levels = states["decoder"].levels
+        speaker = np.concatenate([dec.speaker.detach().numpy()[:, :128], pro.speaker.detach().numpy()[:, 128:]], 1)
+        self.speaker = {s: speaker[i].astype(np.float32) for i, s in enumerate(self.speakers)}
+        emb = dec.embedding.detach().numpy().copy()
+        emb[:, 128:] = pro.embedding.detach().numpy()[:, 128:]
+        self.embedding = {e: emb[i].astype(np.float32) for i, e in enumerate(EMOTIONS)}
+        self.steps = {h: states[h].step for h in states}
+
+    def style(self, clip: ClipMaterial, *, decoder: bool, prosody: bool) -> np.ndarray:
+        style = self.speaker[clip.speaker].copy()
+        if clip.emotion != "neutral":
+            e = self.embedding[clip.emotion]
+            if decoder:
+                style[:128] += e[:128]
+            if prosody:
+                style[128:] += e[128:]
+        return style
+
+
+def render(clip: ClipMaterial, condition: str, styles: Styles, backbone: Backbone) -> np.ndarray:
+    """24 kHz audio of ``clip`` under ``condition``."""
+    level = styles.levels[clip.speaker]
+    if condition == "recording":
+        return clip.audio_24k * math.exp(level / 2.0)
+    if condition.startswith(("copy", "timing")):
+        embedded = condition.endswith("embedding")
+        style = styles.style(clip, decoder=embedded, prosody=condition.startswith("timing"))
+        alignment = alignment_matrix(clip.frames_per_token, clip.sentence.t_en.shape[-1])
+        f0, energy = clip.f0_hz.astype(np.float32), (clip.energy + level).astype(np.float32)
+        if condition.startswith("timing"):
+            predicted_f0, energy = _predicted_curves(clip, style, alignment)
+            if "+f0" not in condition:
+                f0 = predicted_f0
+        aligned = (clip.sentence.t_en @ alignment.numpy()).astype(np.float32)
+        return backbone.decode(ProsodyPrediction(clip.token_ids, style, clip.frames_per_token, f0, energy, aligned)).audio
+    both = condition.endswith("embedding")
+    p = backbone.predict(clip.token_ids, styles.style(clip, decoder=both, prosody=True))
+    return backbone.decode(p).audio
+
+
+def _predicted_curves(clip: ClipMaterial, style: np.ndarray, alignment) -> tuple[np.ndarray, np.ndarray]:
+    """Kokoro's predictor's F0 and energy for the clip's own durations (torch twin)."""
+    import torch
+
+    from emosynth.voice.learning.kokoro_torch import KokoroProsody
+
+    global _PROSODY
+    if _PROSODY is None:
+        _PROSODY = KokoroProsody.from_float_graph()
+    with torch.no_grad():
+        s = torch.from_numpy(style)[None, :]
+        f0, energy = _PROSODY.curves(_PROSODY.encode(torch.from_numpy(clip.sentence.d_en), s), alignment, s)
+    return f0[0].numpy().astype(np.float32), energy[0].numpy().astype(np.float32)
+
+
+_PROSODY = None
+
+
+def read(judge, features: dict, clips: list[ClipMaterial]) -> dict:
+    """Plain and reference figures of one condition's features {clip index: (F,)}."""
+    labels = sorted({c.emotion for c in clips}, key=PRIMARY_EMOTIONS.index)
+    out = {}
+    for mode in ("plain", "reference"):
+        truth, heard, target_p = [], [], []
+        for i, c in enumerate(clips):
+            reference = None
+            if mode == "reference":
+                own = [j for j, d in enumerate(clips) if d.speaker == c.speaker and d.emotion == "neutral" and j != i]
+                reference = judge.reference_from_features(np.stack([features[j] for j in own]))
+            s = judge.score_features(features[i], reference=reference)[0]
+            truth.append(c.emotion)
+            heard.append(s.label)
+            target_p.append(s.probabilities[c.emotion])
+        recall = {e: float(np.mean([h == e for t, h in zip(truth, heard) if t == e])) for e in labels}
+        confusion = {e: {h: sum(1 for t, x in zip(truth, heard) if t == e and x == h) for h in PRIMARY_EMOTIONS}
+                     for e in labels}
+        out[mode] = {"ua": round(float(np.mean(list(recall.values()))), 4),
+                     "recall": {e: round(v, 4) for e, v in recall.items()},
+                     "target_probability": {e: round(float(np.mean([p for t, p in zip(truth, target_p) if t == e])), 4)
+                                            for e in labels},
+                     "confusion": {e: {h: n for h, n in row.items() if n} for e, row in confusion.items()}}
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", nargs="+", type=Path, default=[Path("../shared/data/ravdess"), Path("../shared/data/nemo")])
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/emotion_carry.json"))
+    parser.add_argument("--conditions", nargs="+", choices=CONDITIONS, default=list(CONDITIONS),
+                        help="read only these (the others already in --out, from the same fit, are kept)")
+    parser.add_argument("--wav", type=Path, help="also write every rendering here (for listening)")
+    args = parser.parse_args()
+
+    from bench_voice import judge as disjoint_judge  # the same judge bench_voice reports with
+
+    started = time.time()
+    fit, held = fit_material([str(d) for d in args.data], progress=False)
+    styles = Styles(fit, EmotionFitSettings())
+    clips = sorted([c for c in held if c.speaker in styles.speaker], key=lambda c: (c.speaker, c.sentence_id, c.emotion))
+    judge = disjoint_judge(list(args.data))
+    backbone = Backbone.load(precision="float")
+    result = {"command": f"python benchmarks/bench_emotion_carry.py --out {args.out}",
+              "clips": len(clips), "speakers": sorted({c.speaker for c in clips}),
+              "sentences": sorted({c.sentence_id for c in clips}), "fit_steps": styles.steps,
+              "judge": "bench_voice's disjoint judge (judge-side speakers only)", "conditions": {}}
+    for condition in args.conditions:
+        t0 = time.time()
+        features = {}
+        for i, c in enumerate(clips):
+            audio = render(c, condition, styles, backbone)
+            if args.wav:
+                import soundfile as sf
+
+                args.wav.mkdir(parents=True, exist_ok=True)
+                sf.write(args.wav / f"{condition}_{c.speaker}_{c.sentence_id}_{c.emotion}.wav", audio, 24_000)
+            features[i] = judge.features(_audio(audio))
+        result["conditions"][condition] = {**read(judge, features, clips), "seconds": round(time.time() - t0, 1)}
+        print(condition, {m: result["conditions"][condition][m]["ua"] for m in ("plain", "reference")}, flush=True)
+    result["seconds"] = round(time.time() - started, 1)
+    if args.out.exists():  # conditions read by an earlier run and not re-read now are kept
+        earlier = json.loads(args.out.read_text())
+        if earlier.get("fit_steps") == result["fit_steps"] and earlier.get("clips") == result["clips"]:
+            result["conditions"] = {**{k: v for k, v in earlier["conditions"].items() if k not in args.conditions},
+                                    **result["conditions"]}
+            result["conditions"] = {k: result["conditions"][k] for k in CONDITIONS if k in result["conditions"]}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(args.out, json.dumps(result, indent=1) + "\n")
+    print(f"written {args.out}")
+
+
+def _audio(samples: np.ndarray):
+    from emosynth.audio import prepare_array
+
+    return prepare_array(samples.astype(np.float32), 24_000)
+
+
+if __name__ == "__main__":
+    main()
