@@ -25,6 +25,7 @@ Float onnxruntime graph (what the fit used); nEMO has no disgust, so six classes
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import time
@@ -48,13 +49,16 @@ class Styles:
     """The fitted speakers' neutral styles (decoder half from the decoder fit, prosody half from the
     predictor fit) and the embeddings, as 256-d numpy vectors."""
 
-    def __init__(self, fit: list[ClipMaterial], settings: EmotionFitSettings) -> None:
+    def __init__(self, fit: list[ClipMaterial], settings: EmotionFitSettings, prosody: EmotionFitSettings) -> None:
         from emosynth.io import cache_dir
 
-        folder = cache_dir() / "emotion-fit" / settings.key([m.content_sha256 for m in fit])
-        states = {h: read_half(fit, folder, h) for h in ("prosody", "decoder")}
-        if any(s is None or not s.done for s in states.values()):
-            raise SystemExit(f"{folder}: the fit is not finished; run `emosynth fit-emotions` first")
+        hashes = [m.content_sha256 for m in fit]
+        folders = {"decoder": cache_dir() / "emotion-fit" / settings.key(hashes),
+                   "prosody": cache_dir() / "emotion-fit" / prosody.key(hashes)}
+        states = {h: read_half(fit, folders[h], h) for h in ("prosody", "decoder")}
+        for half, state in states.items():
+            if state is None or not state.done:
+                raise SystemExit(f"{folders[half]}: the {half} fit is not finished; run `emosynth fit-emotions` first")
         dec, pro = (states[h].styles for h in ("decoder", "prosody"))
         self.speakers = list(dec.speakers)
         self.levels = states["decoder"].levels
@@ -147,6 +151,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/emotion_carry.json"))
     parser.add_argument("--conditions", nargs="+", choices=CONDITIONS, default=list(CONDITIONS),
                         help="read only these (the others already in --out, from the same fit, are kept)")
+    parser.add_argument("--prosody-steps", type=int,
+                        help="read a prosody half fitted this many steps (fit_half with those settings) instead "
+                             "of the shipped one; the decoder half stays the shipped fit's")
     parser.add_argument("--wav", type=Path, help="also write every rendering here (for listening)")
     args = parser.parse_args()
 
@@ -154,11 +161,14 @@ def main() -> None:
 
     started = time.time()
     fit, held = fit_material([str(d) for d in args.data], progress=False)
-    styles = Styles(fit, EmotionFitSettings())
+    shipped = EmotionFitSettings()
+    styles = Styles(fit, shipped, shipped if args.prosody_steps is None else
+                    dataclasses.replace(shipped, prosody_steps=args.prosody_steps))
     clips = sorted([c for c in held if c.speaker in styles.speaker], key=lambda c: (c.speaker, c.sentence_id, c.emotion))
     judge = disjoint_judge(list(args.data))
     backbone = Backbone.load(precision="float")
-    result = {"command": f"python benchmarks/bench_emotion_carry.py --out {args.out}",
+    steps = "" if args.prosody_steps is None else f" --prosody-steps {args.prosody_steps}"
+    result = {"command": f"python benchmarks/bench_emotion_carry.py{steps} --out {args.out}",
               "clips": len(clips), "speakers": sorted({c.speaker for c in clips}),
               "sentences": sorted({c.sentence_id for c in clips}), "fit_steps": styles.steps,
               "judge": "bench_voice's disjoint judge (judge-side speakers only)", "conditions": {}}
