@@ -272,15 +272,6 @@ def test_audio_model_draws_the_mouth_the_timings_would(speech):
         np.testing.assert_array_equal(heard.head_rotation, timed.head_rotation)
 
 
-# The audio-to-mouth model and its closure detector were trained on the voices' speech with their
-# previous tokens (emosynth/models/audio_face.npz); the refit of 2026-12-06 (residual controls) changed
-# that speech, louder and slower in kumo's anger, and these two fall short until `emosynth train-face`
-# (about an hour on 2 cores) retrains them on it. Strict: they fail once they pass again.
-_STALE_AUDIO_MODEL = pytest.mark.xfail(strict=True, reason="audio_face.npz predates the 2026-12-06 token refit; "
-                                       "retrain: emosynth train-face --out emosynth/models/audio_face.npz")
-
-
-@_STALE_AUDIO_MODEL
 def test_audio_model_closes_the_lips_on_bilabials_and_not_in_vowels(speech, synth):
     """Audio alone, on sentences it never trained on (the training texts are random lexicon words):
     the lips are together at the centre of nearly every p, b and m, and rarely at a vowel's centre.
@@ -301,7 +292,6 @@ def test_audio_model_closes_the_lips_on_bilabials_and_not_in_vowels(speech, synt
     assert shut["vowel"][0] / shut["vowel"][1] <= VOWELS_CLOSED_MAX, shut
 
 
-@_STALE_AUDIO_MODEL
 def test_words_align_to_another_voice_and_close_its_lips(synth):
     """A recording by a voice other than the reference, its words given: the aligned timings land
     near the true ones and the lips close at the centre of nearly every p, b and m."""

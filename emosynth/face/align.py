@@ -13,8 +13,9 @@ spectrum does. The path moves one recording frame at a time and 0, 1 or 2 refere
 (the recording may be slower than the reference by any amount, faster by up to 2x); staying and
 skipping cost a little extra, so it prefers to move in step.
 
-An aligned bilabial is held closed for at least ALIGNED_MIN_CLOSURE_S about its centre: its place
-is known to about 10-20 ms (docs/face.md), and a stop's real closure lasts that long anyway.
+An aligned bilabial is held closed for at least ALIGNED_MIN_CLOSURE_S, grown back from its release
+and never past its neighbours' centres: its place is known to about 10-20 ms (docs/face.md), and a
+stop's real closure lasts that long anyway.
 """
 
 from __future__ import annotations
@@ -106,22 +107,28 @@ def align_transcript(audio: np.ndarray, sample_rate_hz: int, text: str, *,
         frame = np.searchsorted(path, sample / ref_rate * FEATURE_RATE_HZ)  # first recording frame that far on
         return int(min(x.size, round(frame / FEATURE_RATE_HZ * sample_rate_hz)))
 
-    timings = []
+    spans = []
     for p in reference.phonemes:
         start = place(p.start_sample)
-        end = max(start + 1, place(p.end_sample))
-        if p.symbol in ("p", "b", "m"):
-            start, end = _widened(start, end, int(ALIGNED_MIN_CLOSURE_S * sample_rate_hz), x.size)
-        timings.append(PhonemeTiming(p.symbol, start, min(end, x.size)))
+        spans.append((p.symbol, start, min(max(start + 1, place(p.end_sample)), x.size)))
+    timings = []
+    for i, (symbol, start, end) in enumerate(spans):
+        if symbol in ("p", "b", "m"):
+            before = (spans[i - 1][1] + spans[i - 1][2]) // 2 if i else 0
+            after = (spans[i + 1][1] + spans[i + 1][2]) // 2 if i + 1 < len(spans) else x.size
+            start, end = _widened(start, end, int(ALIGNED_MIN_CLOSURE_S * sample_rate_hz), before, after)
+        timings.append(PhonemeTiming(symbol, start, end))
     return timings
 
 
-def _widened(start: int, end: int, least: int, n: int) -> tuple[int, int]:
+def _widened(start: int, end: int, least: int, before: int, after: int) -> tuple[int, int]:
+    """A bilabial's span grown to ``least`` samples: earlier first (the lips close before the
+    release into the next sound, which the alignment places best), then later, never past the
+    centres of its neighbours (``before``, ``after``), so the vowel next to it stays open."""
     if end - start >= least:
         return start, end
-    centre = (start + end) // 2
-    start = max(0, min(centre - least // 2, n - least))
-    return start, min(n, start + least)
+    start = min(start, max(before, end - least))
+    return start, max(end, min(after, start + least))
 
 
 def transcribe(audio: np.ndarray, sample_rate_hz: int) -> str:
