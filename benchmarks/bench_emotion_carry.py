@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import json
 import math
 import time
@@ -34,10 +35,10 @@ from pathlib import Path
 import numpy as np
 
 from emosynth.emotions import PRIMARY_EMOTIONS
-from emosynth.io import write_text_atomic
+from emosynth.io import cache_dir, write_text_atomic
 from emosynth.voice.backbone import Backbone, ProsodyPrediction
-from emosynth.voice.learning.emotion_fit import EMOTIONS, EmotionFitSettings, read_half
-from emosynth.voice.learning.kokoro_torch import alignment_matrix
+from emosynth.voice.learning.emotion_fit import EmotionFitSettings, merged_embeddings, read_half
+from emosynth.voice.learning.kokoro_torch import DECODER_STYLE, PROSODY_STYLE, alignment_matrix
 from emosynth.voice.learning.material import ClipMaterial
 from emosynth.voice.learning.shipped import fit_material
 
@@ -50,8 +51,6 @@ class Styles:
     predictor fit) and the embeddings, as 256-d numpy vectors."""
 
     def __init__(self, fit: list[ClipMaterial], settings: EmotionFitSettings, prosody: EmotionFitSettings) -> None:
-        from emosynth.io import cache_dir
-
         hashes = [m.content_sha256 for m in fit]
         folders = {"decoder": cache_dir() / "emotion-fit" / settings.key(hashes),
                    "prosody": cache_dir() / "emotion-fit" / prosody.key(hashes)}
@@ -62,11 +61,11 @@ class Styles:
         dec, pro = (states[h].styles for h in ("decoder", "prosody"))
         self.speakers = list(dec.speakers)
         self.levels = states["decoder"].levels
-        speaker = np.concatenate([dec.speaker.detach().numpy()[:, :128], pro.speaker.detach().numpy()[:, 128:]], 1)
+        speaker = dec.speaker.detach().numpy().copy()  # each half's speaker styles from that half's fit
+        speaker[:, PROSODY_STYLE] = pro.speaker.detach().numpy()[:, PROSODY_STYLE]
         self.speaker = {s: speaker[i].astype(np.float32) for i, s in enumerate(self.speakers)}
-        emb = dec.embedding.detach().numpy().copy()
-        emb[:, 128:] = pro.embedding.detach().numpy()[:, 128:]
-        self.embedding = {e: emb[i].astype(np.float32) for i, e in enumerate(EMOTIONS)}
+        offsets = merged_embeddings([states["prosody"], states["decoder"]]).offsets
+        self.embedding = {e: v.astype(np.float32) for e, v in offsets.items()}
         self.steps = {h: states[h].step for h in states}
 
     def style(self, clip: ClipMaterial, *, decoder: bool, prosody: bool) -> np.ndarray:
@@ -74,9 +73,9 @@ class Styles:
         if clip.emotion != "neutral":
             e = self.embedding[clip.emotion]
             if decoder:
-                style[:128] += e[:128]
+                style[DECODER_STYLE] += e[DECODER_STYLE]
             if prosody:
-                style[128:] += e[128:]
+                style[PROSODY_STYLE] += e[PROSODY_STYLE]
         return style
 
 
@@ -85,8 +84,8 @@ def render(clip: ClipMaterial, condition: str, styles: Styles, backbone: Backbon
     level = styles.levels[clip.speaker]
     if condition == "recording":
         return clip.audio_24k * math.exp(level / 2.0)
+    embedded = condition.endswith("embedding")
     if condition.startswith(("copy", "timing")):
-        embedded = condition.endswith("embedding")
         style = styles.style(clip, decoder=embedded, prosody=condition.startswith("timing"))
         alignment = alignment_matrix(clip.frames_per_token, clip.sentence.t_en.shape[-1])
         f0, energy = clip.f0_hz.astype(np.float32), (clip.energy + level).astype(np.float32)
@@ -96,8 +95,7 @@ def render(clip: ClipMaterial, condition: str, styles: Styles, backbone: Backbon
                 f0 = predicted_f0
         aligned = (clip.sentence.t_en @ alignment.numpy()).astype(np.float32)
         return backbone.decode(ProsodyPrediction(clip.token_ids, style, clip.frames_per_token, f0, energy, aligned)).audio
-    both = condition.endswith("embedding")
-    p = backbone.predict(clip.token_ids, styles.style(clip, decoder=both, prosody=True))
+    p = backbone.predict(clip.token_ids, styles.style(clip, decoder=embedded, prosody=True))
     return backbone.decode(p).audio
 
 
@@ -105,18 +103,18 @@ def _predicted_curves(clip: ClipMaterial, style: np.ndarray, alignment) -> tuple
     """Kokoro's predictor's F0 and energy for the clip's own durations (torch twin)."""
     import torch
 
-    from emosynth.voice.learning.kokoro_torch import KokoroProsody
-
-    global _PROSODY
-    if _PROSODY is None:
-        _PROSODY = KokoroProsody.from_float_graph()
+    prosody = _prosody_model()
     with torch.no_grad():
         s = torch.from_numpy(style)[None, :]
-        f0, energy = _PROSODY.curves(_PROSODY.encode(torch.from_numpy(clip.sentence.d_en), s), alignment, s)
+        f0, energy = prosody.curves(prosody.encode(torch.from_numpy(clip.sentence.d_en), s), alignment, s)
     return f0[0].numpy().astype(np.float32), energy[0].numpy().astype(np.float32)
 
 
-_PROSODY = None
+@functools.cache
+def _prosody_model():
+    from emosynth.voice.learning.kokoro_torch import KokoroProsody
+
+    return KokoroProsody.from_float_graph()
 
 
 def read(judge, features: dict, clips: list[ClipMaterial]) -> dict:
