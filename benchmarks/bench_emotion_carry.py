@@ -166,7 +166,8 @@ def main() -> None:
     judge = disjoint_judge(list(args.data))
     backbone = Backbone.load(precision="float")
     steps = "" if args.prosody_steps is None else f" --prosody-steps {args.prosody_steps}"
-    result = {"command": f"python benchmarks/bench_emotion_carry.py{steps} --out {args.out}",
+    chosen = "" if args.conditions == list(CONDITIONS) else f" --conditions {' '.join(args.conditions)}"
+    result = {"command": f"python benchmarks/bench_emotion_carry.py{steps}{chosen} --out {args.out}",
               "clips": len(clips), "speakers": sorted({c.speaker for c in clips}),
               "sentences": sorted({c.sentence_id for c in clips}), "fit_steps": styles.steps,
               "judge": "bench_voice's disjoint judge (judge-side speakers only)", "conditions": {}}
