@@ -9,7 +9,9 @@ per corpus, measured on the clean recordings. Cross-corpus: trained on one corpu
 on the other (`--no-cross-corpus` skips it). Speed: `Recognizer.score_file` on clips of the
 corpora, features not cached, repeated to show the spread. `--weights-out` also saves the weights
 fitted on everything (what `emosynth train-ser` writes), so one run gives the shipped file and its
-figures. `--compare` cross-validates other feature sets on the clean recordings (features cached).
+figures. `--compare` cross-validates other feature sets on the clean recordings (features cached);
+`--block-screen` says which of an encoder's blocks carries the emotion best. `--from-weights FILE`
+trains nothing: it records the cross-validation a training run stored in FILE and measures speed.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import numpy as np
 from emosynth.audio import Audio, load_audio
 from emosynth.evaluation import save_confusion_png
 from emosynth.io import cache_dir, write_text_atomic
-from emosynth.recognizer import Recognizer
+from emosynth.recognizer import Recognizer, RecognizerWeights
 from emosynth.recognizer.corpus import read_corpora
 from emosynth.recognizer.dataset import CorpusFeatures, extract_corpus_features
 from emosynth.recognizer.features import (
@@ -121,8 +123,8 @@ def own_length_check(data: list[Path], encoder: str, seed: int) -> dict:
     window = 30 * 16_000
 
     def padded(samples: np.ndarray) -> np.ndarray:
-        mel = np.ascontiguousarray(whisper_log_mel(np.pad(samples, (0, window - len(samples))))[None])
-        held = extractor._encoder_states(encoder, mel, len(samples)).astype(np.float64)
+        mel = whisper_log_mel(np.pad(samples, (0, window - len(samples))))
+        held = extractor.encoder_states(encoder, mel, len(samples)).astype(np.float64)
         return np.concatenate([held.mean(axis=0), held.std(axis=0)])
 
     if cache.exists() and list(np.load(cache)["paths"]) == list(own.paths):
@@ -152,6 +154,62 @@ def own_length_check(data: list[Path], encoder: str, seed: int) -> dict:
     return out
 
 
+def block_screen(data: list[Path], encoder: str, seed: int, cs: tuple[float, ...] = (0.01, 0.03)) -> dict:
+    """Which encoder block to read: every block's pooled states of the clean recordings, each
+    cross-validated in plain mode over the same 5 speaker folds, at fixed Cs (a screen: C is not
+    chosen by an inner CV, so the figures are a little optimistic; the chosen block's nested
+    figures are the main table's)."""
+    from tqdm import tqdm
+
+    from emosynth.recognizer import train
+    from emosynth.recognizer.dataset import CLEAN
+    from emosynth.recognizer.encoders import encoder_model_dir
+    from emosynth.recognizer.features import whisper_log_mel
+    from emosynth.recognizer.whisper_encoder import WhisperEncoder
+
+    clips = read_corpora(data)
+    model = encoder_model_dir(encoder) / "model.bin"
+    cache = cache_dir() / f"block-screen-{encoder}.npz"
+    paths = [str(c.path) for c in clips]
+    whisper = WhisperEncoder(model)  # every block
+    n_blocks = whisper.blocks
+    if cache.exists() and list(np.load(cache)["paths"]) == paths:
+        pooled = np.load(cache)["features"]
+    else:
+        pooled = np.zeros((n_blocks, len(clips), 2 * whisper.width))
+        for i, clip in enumerate(tqdm(clips, desc=f"{encoder} states of every block")):
+            samples = load_audio(clip.path, target_rate_hz=16_000).samples
+            pieces = np.array_split(samples, -(-len(samples) // (8 * 16_000)))
+            by_block = [whisper.states_by_block(whisper_log_mel(p)) for p in pieces]
+            for b in range(n_blocks):
+                held = np.concatenate([s[b][: -(-len(p) // 320)] for s, p in zip(by_block, pieces)])
+                pooled[b, i] = np.concatenate([held.mean(axis=0), held.std(axis=0)])
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(cache, features=pooled, paths=np.array(paths))
+    from emosynth.emotions import PRIMARY_EMOTIONS
+
+    emotions = np.array([PRIMARY_EMOTIONS.index(c.emotion) for c in clips])
+    speakers = np.array([c.speaker for c in clips])
+    corpora = np.array([c.corpus for c in clips])
+    folds = train._speaker_folds(speakers, corpora, 5, seed)
+    out = {"encoder": encoder, "protocol": f"plain mode, 5 speaker folds, fixed C {list(cs)}, clean recordings",
+           "blocks": {}}
+    for b in range(n_blocks):
+        table = CorpusFeatures(pooled[b], emotions, speakers, corpora, np.full(len(clips), CLEAN), tuple(paths))
+        pred = np.zeros((len(cs), len(clips)), dtype=int)
+        for held in folds:
+            test = np.isin(speakers, held)
+            fit_rows, test_rows = np.flatnonzero(~test), np.flatnonzero(test)
+            sd = train.pooled_within_speaker_sd(table.features[fit_rows], speakers[fit_rows])
+            for j, clf in enumerate(train._fit_path(train._design(table, fit_rows, "plain", sd), cs)):
+                pred[j, test_rows] = clf.probabilities(table.features[test_rows]).argmax(axis=1)
+        out["blocks"][str(b + 1)] = {
+            str(c): {k: round(train._unweighted_accuracy(emotions[corpora == k], pred[j][corpora == k]), 4)
+                     for k in sorted(set(corpora.tolist()))} for j, c in enumerate(cs)}
+        print(encoder, "block", b + 1, out["blocks"][str(b + 1)], flush=True)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     shared = ROOT.parent / "shared" / "data"
@@ -170,10 +228,14 @@ def main() -> None:
                         help="run only --compare (and --own-length-check), adding them to --out")
     parser.add_argument("--own-length-check", default=None, choices=("tiny.en", "base"),
                         help="compare own-length with 30 s padded encoding of this encoder on the first --data")
+    parser.add_argument("--block-screen", nargs="+", default=[], choices=("tiny.en", "base"),
+                        help="with --only-compare: screen every block of these encoders (which block to read)")
     parser.add_argument("--no-cross-corpus", action="store_true")
     parser.add_argument("--only-voices", action="store_true",
                         help="only measure the voices' neutral speech in plain mode with the shipped (or --weights-out) "
                              "weights, adding it to --out")
+    parser.add_argument("--from-weights", type=Path, default=None,
+                        help="do not train: record the cross-validation stored in these weights and measure speed")
     parser.add_argument("--speed-clips", type=int, default=40)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
@@ -191,38 +253,46 @@ def main() -> None:
                                                                 modes=tuple(args.compare_modes))
         if args.own_length_check:
             record["own_length_check"] = own_length_check(data, args.own_length_check, seed=0)
+        for encoder in args.block_screen:
+            record.setdefault("block_screen", {})[encoder] = block_screen(data, encoder, seed=0)
         write_text_atomic(args.out, json.dumps(record, indent=2) + "\n")
         return
 
-    from emosynth.recognizer.channel import DEFAULT_COPIES
+    if args.from_weights:
+        # The figures a training run stored in the weights (its cross-validation), with speed measured
+        # now: for a run stopped after saving them, or to re-measure speed. No cross-corpus run.
+        weights = RecognizerWeights.load(args.from_weights)
+        info = weights.info
+        record = {"feature_set": weights.feature_set, "copies": info["copies"], "corpora": info["corpora"],
+                  "cross_validation": info["cross_validation"], "c": info["c"],
+                  "recorded_from": f"the cross-validation stored in {args.from_weights.name} by its training run"}
+        cross = None
+    else:
+        from emosynth.recognizer.channel import DEFAULT_COPIES
 
-    copies = DEFAULT_COPIES if args.copies is None else args.copies
-    start = time.perf_counter()
-    result = train_recognizer(data, feature_set=args.features, copies=copies, progress=True)
-    train_s = time.perf_counter() - start
-    if args.weights_out:
-        result.weights.save(args.weights_out)
-    cv = result.cross_validation.to_dict()
-    record = {
-        "machine": {"cpus": os.cpu_count(), "processor": platform.processor() or platform.machine(),
-                    "python": platform.python_version()},
-        "feature_set": args.features,
-        "copies": copies,
-        "corpora": result.weights.info["corpora"],
-        "cross_validation": cv,
-        "c": result.weights.info["c"],
-        "train_seconds_including_cached_features": round(train_s, 1),
-    }
-    if not args.no_cross_corpus:
-        record["cross_corpus"] = cross_corpus(result.corpus)
+        copies = DEFAULT_COPIES if args.copies is None else args.copies
+        start = time.perf_counter()
+        result = train_recognizer(data, feature_set=args.features, copies=copies, progress=True)
+        train_s = time.perf_counter() - start
+        if args.weights_out:
+            result.weights.save(args.weights_out)
+        weights = result.weights
+        record = {"feature_set": args.features, "copies": copies, "corpora": weights.info["corpora"],
+                  "cross_validation": result.cross_validation.to_dict(), "c": weights.info["c"],
+                  "train_seconds_including_cached_features": round(train_s, 1)}
+        cross = None if args.no_cross_corpus else result.corpus
+    record = {"machine": {"cpus": os.cpu_count(), "processor": platform.processor() or platform.machine(),
+                          "python": platform.python_version()}, **record}
+    cv = record["cross_validation"]
+    if cross is not None:
+        record["cross_corpus"] = cross_corpus(cross)
         print(json.dumps({k: {m: v[m]["ua"] for m in v} for k, v in record["cross_corpus"].items()}))
     if args.compare:
         record["feature_sets_clean"] = compare_feature_sets(data, args.compare, seed=0)
     clips = read_corpora(data)
     rng = np.random.default_rng(0)
     picks = [clips[i].path for i in sorted(rng.choice(len(clips), args.speed_clips, replace=False))]
-    recognizer = Recognizer(result.weights)
-    record["speed"] = measure_speed(recognizer, picks, args.repeats)
+    record["speed"] = measure_speed(Recognizer(weights), picks, args.repeats)
     record["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     write_text_atomic(args.out, json.dumps(record, indent=2) + "\n")
     titles = {"plain": "no reference", "speaker": "neutral reference"}

@@ -170,14 +170,18 @@ def profiles(level: str, as_json: bool) -> None:
 
 
 @cli.command("fit-emotions")
-@click.option("--data", "data_dirs", required=True, multiple=True,
+@click.option("--data", "data_dirs", multiple=True,
               type=click.Path(path_type=Path, exists=True, file_okay=False),
               help="RAVDESS and nEMO folders (repeat), e.g. ../shared/data/ravdess and ../shared/data/nemo.")
 @click.option("--voice", "-v", "names", multiple=True, help="Voice to make tokens for (repeat); default: every voice.")
 @click.option("--half", "halves", multiple=True, type=click.Choice(["prosody", "decoder"]),
               help="Fit only this half of the embeddings now (run one per process to use two cores); "
                    "the voices are made once both are done.")
-def fit_emotions(data_dirs: tuple[Path, ...], names: tuple[str, ...], halves: tuple[str, ...]) -> None:
+@click.option("--references-only", is_flag=True,
+              help="Only rebuild each voice's neutral reference with the current recognizer (after "
+                   "retraining it); tokens and embeddings stay. About a minute a voice.")
+def fit_emotions(data_dirs: tuple[Path, ...], names: tuple[str, ...], halves: tuple[str, ...],
+                 references_only: bool) -> None:
     """Fit the emotion embeddings on human speech, then every voice's tokens and neutral reference.
 
     1. Embeddings (voices/emotions.json): one style offset per emotion, fitted by gradient
@@ -187,24 +191,39 @@ def fit_emotions(data_dirs: tuple[Path, ...], names: tuple[str, ...], halves: tu
        style, with controls for what remains of the human profile after the embedding's own
        effect on that voice, scaled by what the recognizer hears within
        word-error-rate, speaker-similarity and quality constraints (extras asr, speaker, quality).
+
+    With --references-only, only each voice's neutral reference is rebuilt (after retraining the
+    recognizer, whose features the references hold).
     """
     from tqdm import tqdm
 
     from .errors import MissingExtraError
     from .recognizer import Recognizer
-    from .voice.fitting import ALPHA_GRID, FIT_SENTENCES, fit_voice, save_fit
+    from .voice.fitting import ALPHA_GRID, FIT_SENTENCES, fit_voice, neutral_reference, save_fit
     from .voice.prosody import EmotionEmbeddings
-    from .voice.voices import assets_dir, voice_catalog
+    from .voice.references import write_reference
+    from .voice.voices import assets_dir, load_voice, voice_catalog
 
+    catalog = voice_catalog()
+    for name in names:
+        if name not in catalog:
+            raise click.BadParameter(f"unknown voice {name!r}; voices: {', '.join(catalog)}", param_hint="--voice")
+    if references_only:
+        recognizer = Recognizer.load()
+        for name in names or tuple(catalog):
+            with tqdm(total=len(FIT_SENTENCES), desc=f"reference of {name}", unit="clip",
+                      disable=not _show_progress()) as bar:
+                reference = neutral_reference(load_voice(name), recognizer, FIT_SENTENCES, progress=bar.update)
+            write_reference(assets_dir() / "references" / f"{name}.npz", reference)
+            click.echo(f"{name}: {assets_dir() / 'references' / f'{name}.npz'}")
+        return
+    if not data_dirs:
+        raise click.UsageError("--data is required (the RAVDESS and nEMO folders) unless --references-only")
     try:
         from .voice.learning.emotion_fit import HALVES
         from .voice.learning.shipped import fit_shipped_embeddings
     except MissingExtraError as exc:
         raise click.ClickException(str(exc)) from None
-    catalog = voice_catalog()
-    for name in names:
-        if name not in catalog:
-            raise click.BadParameter(f"unknown voice {name!r}; voices: {', '.join(catalog)}", param_hint="--voice")
     if not _show_progress():
         # no bar where nobody watches: a line per checkpoint and per voice in the log instead
         logging.basicConfig(format="%(asctime)s %(message)s")

@@ -10,10 +10,12 @@ import pytest
 from emosynth.audio import load_audio
 from emosynth.recognizer.channel import CHANNELS, channel_for, perturb
 from emosynth.recognizer.dataset import CLEAN, CorpusFeatures
-from emosynth.recognizer.encoders import encoder_model_dir
+from emosynth.errors import ModelError
+from emosynth.recognizer.encoders import ENCODERS, encoder_model_dir
 from emosynth.recognizer.features import ClipFeatureExtractor, n_features, whisper_log_mel
 from emosynth.recognizer.logistic import balanced_weights, fit_masked_logistic
 from emosynth.recognizer.train import _speaker_folds
+from emosynth.recognizer.whisper_encoder import WhisperEncoder, read_ct2_variables
 
 SAMPLE = Path(__file__).resolve().parents[1] / "emosynth" / "data" / "samples" / "ravdess-12-anger.flac"
 
@@ -71,6 +73,30 @@ def test_whisper_base_is_joined_once_and_checked(tmp_path, monkeypatch):
     mtime = (folder / "model.bin").stat().st_mtime_ns
     assert encoder_model_dir("base") == folder and (folder / "model.bin").stat().st_mtime_ns != mtime
     assert not list(folder.glob("*.part"))
+
+
+@pytest.mark.parametrize("encoder", ["tiny.en", "base"])
+def test_numpy_encoder_matches_ctranslate2_and_stops_at_its_block(speech, encoder):
+    """Run to its last block (plus the final norm CTranslate2 applies), the encoder gives what
+    CTranslate2's own float32 encoder gives; run to a middle block, the states differ from it."""
+    ctranslate2 = pytest.importorskip("ctranslate2", reason="the reference encoder comes with the asr extra")
+    folder = encoder_model_dir(encoder)
+    mel = whisper_log_mel(speech[: 3 * 16_000])
+    reference = ctranslate2.models.Whisper(str(folder), device="cpu", compute_type="float32", intra_threads=1)
+    expected = np.array(reference.encode(ctranslate2.StorageView.from_array(mel[None]), to_cpu=True))[0]
+    norm = read_ct2_variables(folder / "model.bin", "encoder/layer_norm/")
+    n_blocks = {"tiny.en": 4, "base": 6}[encoder]
+    whole = WhisperEncoder(folder / "model.bin")
+    assert whole.blocks == n_blocks
+    states = whole(mel)
+    normed = (states - states.mean(1, keepdims=True)) / np.sqrt(states.var(1, keepdims=True) + 1e-5)
+    normed = normed * norm["gamma"].astype(np.float32) + norm["beta"].astype(np.float32)
+    assert normed.shape == expected.shape == (150, ENCODERS[encoder].dim)
+    assert np.abs(normed - expected).mean() < 1e-4 * np.abs(expected).mean()
+    middle = WhisperEncoder(folder / "model.bin", ENCODERS[encoder].block)(mel)
+    assert middle.shape == expected.shape and np.abs(middle - states).mean() > 0.1 * np.abs(states).mean()
+    with pytest.raises(ModelError, match=f"has {n_blocks} blocks"):
+        WhisperEncoder(folder / "model.bin", n_blocks + 1)
 
 
 def test_feature_sets_concatenate_their_encoders(speech):

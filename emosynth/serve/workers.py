@@ -2,7 +2,7 @@
 
 Requests are admitted while fewer than ``workers + queue_limit`` are running or waiting; past
 that :class:`Busy` is raised at once (the server answers 503 with ``Retry-After``), so a burst
-never builds an unbounded backlog. Work runs in threads: onnxruntime and CTranslate2 release the
+never builds an unbounded backlog. Work runs in threads: onnxruntime and numpy's BLAS release the
 GIL, so threads use the cores without copying the models into other processes.
 
 A thread cannot be stopped from outside, so a running job stops itself: it calls
