@@ -164,7 +164,7 @@ def block_screen(data: list[Path], encoder: str, seed: int, cs: tuple[float, ...
     from emosynth.recognizer import train
     from emosynth.recognizer.dataset import CLEAN
     from emosynth.recognizer.encoders import encoder_model_dir
-    from emosynth.recognizer.features import whisper_log_mel
+    from emosynth.recognizer.features import clip_pieces, encoder_frames, whisper_log_mel
     from emosynth.recognizer.whisper_encoder import WhisperEncoder
 
     clips = read_corpora(data)
@@ -179,10 +179,10 @@ def block_screen(data: list[Path], encoder: str, seed: int, cs: tuple[float, ...
         pooled = np.zeros((n_blocks, len(clips), 2 * whisper.width))
         for i, clip in enumerate(tqdm(clips, desc=f"{encoder} states of every block")):
             samples = load_audio(clip.path, target_rate_hz=16_000).samples
-            pieces = np.array_split(samples, -(-len(samples) // (8 * 16_000)))
+            pieces = clip_pieces(samples)
             by_block = [whisper.states_by_block(whisper_log_mel(p)) for p in pieces]
             for b in range(n_blocks):
-                held = np.concatenate([s[b][: -(-len(p) // 320)] for s, p in zip(by_block, pieces)])
+                held = np.concatenate([s[b][: encoder_frames(len(p))] for s, p in zip(by_block, pieces)])
                 pooled[b, i] = np.concatenate([held.mean(axis=0), held.std(axis=0)])
         cache.parent.mkdir(parents=True, exist_ok=True)
         np.savez(cache, features=pooled, paths=np.array(paths))

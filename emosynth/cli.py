@@ -202,7 +202,7 @@ def fit_emotions(data_dirs: tuple[Path, ...], names: tuple[str, ...], halves: tu
     from .voice.fitting import ALPHA_GRID, FIT_SENTENCES, fit_voice, neutral_reference, save_fit
     from .voice.prosody import EmotionEmbeddings
     from .voice.references import write_reference
-    from .voice.voices import assets_dir, load_voice, voice_catalog
+    from .voice.voices import assets_dir, load_voice, reference_path, voice_catalog
 
     catalog = voice_catalog()
     for name in names:
@@ -214,8 +214,8 @@ def fit_emotions(data_dirs: tuple[Path, ...], names: tuple[str, ...], halves: tu
             with tqdm(total=len(FIT_SENTENCES), desc=f"reference of {name}", unit="clip",
                       disable=not _show_progress()) as bar:
                 reference = neutral_reference(load_voice(name), recognizer, FIT_SENTENCES, progress=bar.update)
-            write_reference(assets_dir() / "references" / f"{name}.npz", reference)
-            click.echo(f"{name}: {assets_dir() / 'references' / f'{name}.npz'}")
+            write_reference(reference_path(name), reference)
+            click.echo(f"{name}: {reference_path(name)}")
         return
     if not data_dirs:
         raise click.UsageError("--data is required (the RAVDESS and nEMO folders) unless --references-only")

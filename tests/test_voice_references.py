@@ -109,15 +109,15 @@ def test_fit_emotions_rebuilds_the_references_only(recognizer, cache, monkeypatc
     from click.testing import CliRunner
 
     from emosynth import cli
-    from emosynth.voice.voices import assets_dir
+    from emosynth.voice.voices import reference_path
 
     written = {}
     # Capture the write instead of replacing the shipped file.
     monkeypatch.setattr(references, "write_reference", lambda path, ref: written.setdefault(path, ref))
     result = CliRunner().invoke(cli.cli, ["fit-emotions", "--references-only", "--voice", "kumo"])
     assert result.exit_code == 0, result.output
-    assert list(written) == [assets_dir() / "references" / "kumo.npz"]
-    reference = written[assets_dir() / "references" / "kumo.npz"]
+    assert list(written) == [reference_path("kumo")]
+    reference = written[reference_path("kumo")]
     expected = fitting.neutral_reference(load_voice("kumo"), recognizer, SENTENCES)
     assert reference.n_clips == len(SENTENCES)
     np.testing.assert_allclose(reference.mean, expected.mean)

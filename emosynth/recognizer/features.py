@@ -33,6 +33,8 @@ __all__ = [
     "FEATURE_SAMPLE_RATE_HZ",
     "FEATURE_SETS",
     "ClipFeatureExtractor",
+    "clip_pieces",
+    "encoder_frames",
     "encoder_version",
     "feature_encoders",
     "feature_version",
@@ -134,6 +136,16 @@ def whisper_log_mel(samples_16k: np.ndarray) -> np.ndarray:
     return ((log_spec + 4.0) / 4.0).astype(np.float32)
 
 
+def clip_pieces(samples_16k: np.ndarray) -> list[np.ndarray]:
+    """A clip cut into equal pieces of at most 8 s, each read on its own (see the module doc)."""
+    return np.array_split(samples_16k, -(-len(samples_16k) // _SEGMENT_SAMPLES))
+
+
+def encoder_frames(n_samples: int) -> int:
+    """How many encoder states (one per 20 ms) hold ``n_samples`` samples: the ones pooled."""
+    return max(1, -(-n_samples // (2 * _HOP)))
+
+
 class ClipFeatureExtractor:
     """Turns 16 kHz audio into a feature set's vector (see the module doc).
 
@@ -170,8 +182,7 @@ class ClipFeatureExtractor:
         """Each encoder's pooled states (mean then std, 2 x its width), float64, by encoder name."""
         if audio.sample_rate_hz != FEATURE_SAMPLE_RATE_HZ:
             raise ValueError(f"features need {FEATURE_SAMPLE_RATE_HZ} Hz audio, got {audio.sample_rate_hz}")
-        n_pieces = -(-len(audio.samples) // _SEGMENT_SAMPLES)
-        pieces = np.array_split(audio.samples, n_pieces)
+        pieces = clip_pieces(audio.samples)
         mels = [whisper_log_mel(piece) for piece in pieces]
         out = {}
         with threadpool_limits(limits=self._threads):
@@ -183,4 +194,4 @@ class ClipFeatureExtractor:
 
     def encoder_states(self, encoder: str, log_mel: np.ndarray, n_samples: int) -> np.ndarray:
         """The read block's states (frames, width) of the frames that hold ``n_samples`` samples."""
-        return self._model(encoder)(log_mel)[: max(1, -(-n_samples // (2 * _HOP)))]
+        return self._model(encoder)(log_mel)[: encoder_frames(n_samples)]

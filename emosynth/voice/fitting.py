@@ -46,7 +46,7 @@ from ..recognizer import Recognizer, SpeakerReference
 from .backbone import SAMPLE_RATE_HZ
 from .prosody import EmotionEmbeddings, EmotionToken, EmotionTokenBank, ProsodyControls
 from .references import write_reference
-from .voices import Voice, VoiceInfo, assets_dir
+from .voices import Voice, VoiceInfo, assets_dir, reference_path
 
 __all__ = ["FIT_SENTENCES", "ALPHA_GRID", "human_tokens", "embedding_prosody", "fit_voice", "FitResult", "neutral_reference",
            "rendition_features", "choose_alpha", "Trial", "MAX_WER_INCREASE", "MIN_SPEAKER_SIMILARITY",
@@ -282,4 +282,4 @@ def choose_alpha(trials: dict[float, Trial], neutral_wer: float, neutral_quality
 def save_fit(result: FitResult, name: str) -> None:
     """Write the voice's tokens and reference into voices/ (atomically)."""
     result.tokens.save(assets_dir() / "tokens" / f"{name}.json")
-    write_reference(assets_dir() / "references" / f"{name}.npz", result.reference)
+    write_reference(reference_path(name), result.reference)

@@ -108,9 +108,14 @@ def load_tokens(name: str) -> EmotionTokenBank:
     return EmotionTokenBank.load(path)
 
 
+def reference_path(name: str) -> Path:
+    """Where a catalogued voice's shipped neutral reference lives: voices/references/NAME.npz."""
+    return assets_dir() / "references" / f"{name}.npz"
+
+
 def load_reference(name: str) -> SpeakerReference | None:
     """The shipped neutral reference of a catalogued voice, None if it has none."""
-    path = assets_dir() / "references" / f"{name}.npz"
+    path = reference_path(name)
     return read_reference(path) if path.exists() else None
 
 
