@@ -15,7 +15,7 @@ from emosynth.recognizer.encoders import ENCODERS, encoder_model_dir
 from emosynth.recognizer.features import ClipFeatureExtractor, n_features, whisper_log_mel
 from emosynth.recognizer.logistic import balanced_weights, fit_masked_logistic
 from emosynth.recognizer.train import _speaker_folds
-from emosynth.recognizer.whisper_encoder import WhisperEncoder, read_ct2_variables
+from emosynth.recognizer.whisper_encoder import WhisperEncoder, _gelu, read_ct2_variables
 
 SAMPLE = Path(__file__).resolve().parents[1] / "emosynth" / "data" / "samples" / "ravdess-12-anger.flac"
 
@@ -73,6 +73,20 @@ def test_whisper_base_is_joined_once_and_checked(tmp_path, monkeypatch):
     mtime = (folder / "model.bin").stat().st_mtime_ns
     assert encoder_model_dir("base") == folder and (folder / "model.bin").stat().st_mtime_ns != mtime
     assert not list(folder.glob("*.part"))
+
+
+def test_gelu_is_the_exact_erf_gelu_to_float32_rounding():
+    """The encoder's own erf approximation: within float32's rounding of the float64 GELU over the
+    whole range activations take, exactly 0 at 0, odd tails right (x for large x, 0 for very negative)."""
+    from scipy.special import erf
+
+    x = np.concatenate([np.linspace(-12, 12, 20001), [0.0, -30.0, 30.0]]).astype(np.float32)
+    exact = 0.5 * x.astype(np.float64) * (1 + erf(x.astype(np.float64) / np.sqrt(2)))
+    ours = _gelu(x)
+    assert ours.dtype == np.float32
+    assert np.abs(ours - exact).max() < 2e-6 * max(1.0, np.abs(x).max() / 10)
+    assert np.abs(ours - exact).max() > 0  # it is an approximation, not scipy's erf by another name
+    assert ours[-3] == 0 and ours[-1] == 30.0 and abs(ours[-2]) < 1e-30
 
 
 @pytest.mark.parametrize("encoder", ["tiny.en", "base"])
