@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..cpus import usable_cpus
 from ..emotions import PRIMARY_EMOTIONS
 from ..errors import EmosynthError, MissingExtraError, RecipeError
 from ..io import write_bytes_atomic, write_text_atomic
@@ -315,7 +316,7 @@ def run_batch(recipe: Recipe, out_dir: str | os.PathLike[str], *, engine: str = 
     """Make (or finish making) the recipe's dataset in ``out_dir``."""
     if engine not in ENGINES:
         raise RecipeError(f"unknown engine {engine!r}; accepted: {', '.join(ENGINES)}")
-    workers = workers or os.cpu_count() or 1
+    workers = workers or usable_cpus()
     if workers < 1:
         raise RecipeError(f"workers must be at least 1, got {workers}")
     out = Path(out_dir)

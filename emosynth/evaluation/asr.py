@@ -14,6 +14,7 @@ import threading
 
 import numpy as np
 
+from ..cpus import usable_cpus
 from ._extras import require
 
 __all__ = ["Transcriber"]
@@ -31,7 +32,7 @@ class Transcriber:
     def __init__(self, *, threads: int | None = None) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # before faster_whisper imports huggingface_hub
         require("faster_whisper", what=_WHAT, extra="asr")
-        self._threads = threads or min(4, os.cpu_count() or 1)
+        self._threads = threads or min(4, usable_cpus())
         self._model = None
         self._lock = threading.Lock()
 

@@ -6,7 +6,6 @@ The method is described in :mod:`emosynth.profiles`; every setting here changes 
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, fields
@@ -18,6 +17,7 @@ from scipy.ndimage import binary_erosion
 from scipy.signal import butter, sosfiltfilt
 
 from ..audio import load_audio, prepare_array
+from ..cpus import usable_cpus
 from ..emotions import PRIMARY_EMOTIONS
 from ..errors import AudioError, CorpusError, EmosynthError, MissingExtraError
 from ..recognizer.corpus import LabelledClip
@@ -404,7 +404,7 @@ def measure_corpus(
     if tracker not in TRACKERS:
         raise ValueError(f"tracker must be one of {', '.join(TRACKERS)}; got {tracker!r}")
     jobs = [(str(c.path), tracker) for c in clips]
-    with ProcessPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
+    with ProcessPoolExecutor(max_workers=workers or usable_cpus()) as pool:
         results = list(tqdm(pool.map(_measure_file, jobs, chunksize=8), total=len(jobs),
                             desc="prosody", unit="clip", disable=not progress))
     good = [i for i, r in enumerate(results) if isinstance(r, ProsodyMeasures)]

@@ -9,7 +9,6 @@ definition is never read from a stale cache, and a fusion of encoders reuses eac
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ..audio import Audio, load_audio
+from ..cpus import usable_cpus
 from ..emotions import PRIMARY_EMOTIONS
 from ..errors import CorpusError, EmosynthError
 from ..io import atomic_path, cache_dir
@@ -148,7 +148,7 @@ def extract_corpus_features(
             todo.append((i, copy))
     bar = tqdm(total=len(jobs), initial=len(jobs) - len(todo), desc="features", unit="clip", disable=not progress)
     if todo:
-        with ProcessPoolExecutor(max_workers=workers or os.cpu_count() or 1, initargs=(feature_set,),
+        with ProcessPoolExecutor(max_workers=workers or usable_cpus(), initargs=(feature_set,),
                                  initializer=_init_worker) as pool:
             work = [(str(clips[i].path), copy, seed, encoders) for i, copy in todo]
             for (i, copy), out in zip(todo, pool.map(_extract, work, chunksize=4)):

@@ -16,7 +16,6 @@ piece looks like the few-second utterances the classifier was trained on.
 
 from __future__ import annotations
 
-import os
 import threading
 from functools import lru_cache
 
@@ -24,6 +23,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from ..audio import Audio
+from ..cpus import usable_cpus
 from ..errors import ModelError
 from .encoders import ENCODERS, encoder_model_dir
 from .whisper_encoder import WhisperEncoder
@@ -158,7 +158,7 @@ class ClipFeatureExtractor:
     def __init__(self, feature_set: str = DEFAULT_FEATURE_SET, *, threads: int | None = None) -> None:
         self.feature_set = feature_set
         self.encoders = feature_encoders(feature_set)
-        self._threads = threads or min(4, os.cpu_count() or 1)
+        self._threads = threads or min(4, usable_cpus())
         self._models: dict[str, WhisperEncoder] = {}
         self._lock = threading.Lock()
 

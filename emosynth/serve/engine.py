@@ -29,7 +29,7 @@ from .errors import ApiError, field_errors
 from .settings import ServeSettings
 from .workers import Job
 
-__all__ = ["Engine", "StreamPiece", "pcm16_bytes", "previous_head_carried"]
+__all__ = ["Engine", "StreamAudio", "StreamPiece", "pcm16_bytes", "previous_head_carried"]
 
 # Voices (and blends) kept ready; a blend is cheap to load but arbitrary, so the cache is bounded.
 _SYNTHESIZER_CACHE = 16
@@ -43,13 +43,22 @@ def pcm16_bytes(audio: np.ndarray) -> bytes:
 
 
 @dataclass(frozen=True)
-class StreamPiece:
-    """One sentence of a stream, on the clock of the whole request's audio."""
+class StreamAudio:
+    """One sentence's sound, handed on the moment it is made (its face and verdict follow)."""
 
     seq: int  # 0, 1, ... in order
-    text: str
     start_sample: int  # where this piece starts in the request's audio
     audio: np.ndarray  # (n,) float32 at SAMPLE_RATE_HZ, the pause after it included
+
+
+@dataclass(frozen=True)
+class StreamPiece:
+    """What goes with a sentence's sound: its text, timings and face, on the request's clock."""
+
+    seq: int
+    text: str
+    start_sample: int
+    n_samples: int
     phonemes: tuple[PhonemeTiming, ...]  # sample positions within this piece
     track: BlendshapeTrack | None  # the face for this piece; frame i at start_sample / rate + i / fps
 
@@ -133,19 +142,22 @@ class Engine:
 
     def stream(self, job: Job, synth: Synthesizer, text: str, *, emotion: EmotionSpec, speed: float = 1.0,
                face: bool = True, fps: int = 30, seed: int = 0, score: bool = True,
-               emit: Callable[[StreamPiece | tuple[int, EmotionScores | None]], None]) -> int:
-        """Speak ``text`` sentence by sentence, handing each piece to ``emit`` as soon as it is made,
-        then (with ``score``) its verdict as ``(seq, scores)``; returns the number of samples made."""
+               emit: Callable[[StreamAudio | StreamPiece | tuple[int, EmotionScores | None]], None]) -> int:
+        """Speak ``text`` sentence by sentence, handing each sentence's sound to ``emit`` as soon as it
+        is made, then its :class:`StreamPiece` (timings, face) and (with ``score``) its verdict as
+        ``(seq, scores)``; returns the number of samples made. The sound goes first because a client
+        can start playing it while the face is animated (the face's frames are on the sound's clock)."""
         offset, previous = 0, None
         for seq, chunk in enumerate(synth.stream(text, emotion=emotion, speed=speed)):
             job.check()
+            emit(StreamAudio(seq, offset, chunk.audio))
             track = None
             if face:  # each piece is animated alone, carrying on from where the last one left the face
                 track = animate(chunk.audio, SAMPLE_RATE_HZ, chunk.phonemes, emotion=emotion, fps=fps,
                                 seed=seed + seq, ease_in=seq == 0)
                 track = previous_head_carried(track, previous) if previous is not None else track
                 previous = track
-            emit(StreamPiece(seq, chunk.text, offset, chunk.audio, chunk.phonemes, track))
+            emit(StreamPiece(seq, chunk.text, offset, len(chunk.audio), chunk.phonemes, track))
             offset += len(chunk.audio)
             if score:
                 emit((seq, self._verdict(synth, chunk.audio)))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
+from ..cpus import usable_cpus
 from ..errors import EmosynthError
 
 __all__ = [
@@ -36,7 +37,7 @@ SPEED_RANGE = (0.5, 2.0)
 
 def default_workers() -> int:
     """One synthesis at a time per core."""
-    return max(1, os.cpu_count() or 1)
+    return usable_cpus()
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,7 @@ class ServeSettings:
 
     @property
     def threads_per_worker(self) -> int:
-        return self.threads or max(1, (os.cpu_count() or 1) // self.workers)
+        return self.threads or max(1, usable_cpus() // self.workers)
 
     @classmethod
     def from_env(cls, **kwargs) -> ServeSettings:

@@ -6,8 +6,9 @@ The client sends JSON text messages::
     {"type": "cancel", "id": "r1"}
 
 and gets, for an accepted request, ``start``; per sentence ``audio`` (a JSON header) immediately
-followed by one binary message of 16-bit little-endian PCM at 24 kHz, then ``piece`` (text,
-phoneme timings and the face's frames, times on the request's audio clock) and ``verdict``; and
+followed by one binary message of 16-bit little-endian PCM at 24 kHz, sent as soon as the sound is
+made, then ``piece`` (text, phoneme timings and the face's frames, times on the request's audio
+clock) and ``verdict``; and
 last ``end`` with a ``status``: done, cancelled, timeout or failed. A refused request gets one
 ``error`` and nothing else. Several requests may run on one connection (each takes a worker);
 their messages interleave, but an ``audio`` header and its binary message are never split.
@@ -29,7 +30,7 @@ from ..errors import EmosynthError
 from ..face.arkit import ARKIT_BLENDSHAPES
 from ..recognizer import EmotionScores
 from ..voice.backbone import SAMPLE_RATE_HZ
-from .engine import Engine, StreamPiece, pcm16_bytes
+from .engine import Engine, StreamAudio, StreamPiece, pcm16_bytes
 from .errors import ApiError, error_body
 from .routes import check_speed, check_text
 from .schemas import StreamCancel, StreamSpeak, validation_message
@@ -211,25 +212,27 @@ class StreamSession:
                    first_audio_s=counts["first_audio_s"], rtf=_r(elapsed / duration) if duration else None)
         await self._send(end)
 
-    async def _forward(self, req: StreamSpeak, item: StreamPiece | tuple[int, EmotionScores | None], counts: dict,
-                       started: float) -> None:
+    async def _forward(self, req: StreamSpeak, item: StreamAudio | StreamPiece | tuple[int, EmotionScores | None],
+                       counts: dict, started: float) -> None:
         if isinstance(item, tuple):
             seq, scores = item
             await self._send({"type": "verdict", "id": req.id, "seq": seq,
                               "scores": scores.to_dict() if scores is not None else None})
             return
         start_s = item.start_sample / SAMPLE_RATE_HZ
-        data = pcm16_bytes(item.audio)
-        if counts["first_audio_s"] is None:
-            counts["first_audio_s"] = _r(time.monotonic() - started)
-        await self._send({"type": "audio", "id": req.id, "seq": item.seq, "start_s": _r(start_s, 6),
-                          "n_samples": len(item.audio), "bytes": len(data)}, data)
-        counts["pieces"] += 1
-        counts["samples"] = item.start_sample + len(item.audio)
+        if isinstance(item, StreamAudio):
+            data = pcm16_bytes(item.audio)
+            if counts["first_audio_s"] is None:
+                counts["first_audio_s"] = _r(time.monotonic() - started)
+            await self._send({"type": "audio", "id": req.id, "seq": item.seq, "start_s": _r(start_s, 6),
+                              "n_samples": len(item.audio), "bytes": len(data)}, data)
+            counts["pieces"] += 1
+            counts["samples"] = item.start_sample + len(item.audio)
+            return
         phonemes = [{"symbol": p.symbol, "start_s": _r(start_s + p.start_sample / SAMPLE_RATE_HZ, 6),
                      "end_s": _r(start_s + p.end_sample / SAMPLE_RATE_HZ, 6)} for p in item.phonemes]
         await self._send({"type": "piece", "id": req.id, "seq": item.seq, "text": item.text, "start_s": _r(start_s, 6),
-                          "duration_s": _r(len(item.audio) / SAMPLE_RATE_HZ), "phonemes": phonemes,
+                          "duration_s": _r(item.n_samples / SAMPLE_RATE_HZ), "phonemes": phonemes,
                           "face": _face(item, start_s)})
 
 

@@ -29,7 +29,6 @@ activation-quantization noise. Both are cut the same way.
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -37,6 +36,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 
+from ..cpus import usable_cpus
 from ..errors import MissingExtraError, ModelError
 from . import graph
 from .assets import (
@@ -183,7 +183,7 @@ class Backbone:
         the ``precision`` graph (``"int8"`` or ``"float"``), loading it on first use."""
         if precision not in PRECISIONS:
             raise VoiceError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
-        n = threads or min(2, _usable_cpus())
+        n = threads or min(2, usable_cpus())
         with cls._lock:
             if (n, precision) not in cls._shared:
                 cls._shared[n, precision] = cls._build(n, precision)
@@ -324,14 +324,6 @@ def _checked_contour(name: str, curve: np.ndarray, n_steps: int) -> np.ndarray:
         raise ProsodyControlError(f"{name} must be {n_steps} finite values (2 per frame), "
                                   f"got {np.shape(curve)}")
     return values
-
-
-def _usable_cpus() -> int:
-    """CPUs this process may run on (a taskset or container limit), not all the machine has."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on every platform
-        return os.cpu_count() or 1
 
 
 def _onnxruntime() -> Any:
