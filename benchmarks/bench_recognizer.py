@@ -11,7 +11,8 @@ corpora, features not cached, repeated to show the spread. `--weights-out` also 
 fitted on everything (what `emosynth train-ser` writes), so one run gives the shipped file and its
 figures. `--compare` cross-validates other feature sets on the clean recordings (features cached);
 `--block-screen` says which of an encoder's blocks carries the emotion best. `--from-weights FILE`
-trains nothing: it records the cross-validation a training run stored in FILE and measures speed.
+does not retrain: it records the cross-validation a training run stored in FILE, runs the
+cross-corpus part (unless `--no-cross-corpus`) and measures speed.
 """
 
 from __future__ import annotations
@@ -67,12 +68,15 @@ def measure_speed(recognizer: Recognizer, paths: list[Path], repeats: int) -> di
 
 
 def voices_neutral_plain(weights: Path | None) -> dict:
-    """How often every shipped voice's neutral renditions of bench_voice's 20 sentences are heard as
-    neutral with no reference (plain mode): the channel of a TTS voice must not read as emotion."""
+    """How often every shipped voice's neutral renditions are heard as neutral with no reference
+    (plain mode): the voice must not be read as an emotion. Two sentence sets: bench_voice's 20
+    (which the 2026-12-06 screen of the speaker copies looked at) and the 12 fitting sentences of
+    the voices' tokens and references (which no recognizer choice has looked at)."""
     import sys
     from collections import Counter
 
     from emosynth.synthesizer import Synthesizer
+    from emosynth.voice.fitting import FIT_SENTENCES
     from emosynth.voice.voices import voice_catalog
 
     sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -82,9 +86,12 @@ def voices_neutral_plain(weights: Path | None) -> dict:
     out = {}
     for voice in voice_catalog():
         synth = Synthesizer(voice, recognizer=recognizer)
-        labels = [recognizer.score_array(u.audio, u.sample_rate_hz).label
-                  for u in (synth.say(t, emotion="neutral", score=False) for t in BENCH_SENTENCES)]
-        out[voice] = {"neutral": round(labels.count("neutral") / len(labels), 3), "labels": dict(Counter(labels))}
+        out[voice] = {}
+        for name, sentences in (("bench_sentences", BENCH_SENTENCES), ("fit_sentences", FIT_SENTENCES)):
+            labels = [recognizer.score_array(u.audio, u.sample_rate_hz).label
+                      for u in (synth.say(t, emotion="neutral", score=False) for t in sentences)]
+            out[voice][name] = {"neutral": round(labels.count("neutral") / len(labels), 3),
+                                "labels": dict(Counter(labels))}
         print(voice, out[voice], flush=True)
     return out
 
@@ -235,7 +242,7 @@ def main() -> None:
                         help="only measure the voices' neutral speech in plain mode with the shipped (or --weights-out) "
                              "weights, adding it to --out")
     parser.add_argument("--from-weights", type=Path, default=None,
-                        help="do not train: record the cross-validation stored in these weights and measure speed")
+                        help="do not retrain: record the cross-validation stored in these weights, run cross-corpus, measure speed")
     parser.add_argument("--speed-clips", type=int, default=40)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
@@ -266,7 +273,9 @@ def main() -> None:
         record = {"feature_set": weights.feature_set, "copies": info["copies"], "corpora": info["corpora"],
                   "cross_validation": info["cross_validation"], "c": info["c"],
                   "recorded_from": f"the cross-validation stored in {args.from_weights.name} by its training run"}
-        cross = None
+        # Cross-corpus runs train their own models, so they are measured again here (features cached).
+        cross = None if args.no_cross_corpus else extract_corpus_features(
+            read_corpora(data), feature_set=weights.feature_set, copies=info["copies"], progress=True)
     else:
         from emosynth.recognizer.channel import DEFAULT_COPIES
 

@@ -337,8 +337,9 @@ def _outcome_dict(outcome) -> dict:
 @click.option("--features", "feature_set", type=click.Choice(FEATURE_SETS), default=DEFAULT_FEATURE_SET,
               show_default=True, help="The Whisper encoders whose states the classifier reads.")
 @click.option("--copies", default=DEFAULT_TRAINING_COPIES, show_default=True, type=click.IntRange(0, 4),
-              help="Perturbed copies of every clip (vocoder, noise, reverberation, codec, bandwidth, "
-                   "loudness) added to training; held-out figures are always on the clean recordings.")
+              help="Perturbed copies of every clip added to training: odd ones through a channel (vocoder, "
+                   "noise, reverberation, codec, bandwidth, loudness), even ones with the speaker's pitch, "
+                   "formants and tempo moved; held-out figures are always on the clean recordings.")
 @click.option("--folds", default=5, show_default=True, help="Speaker-independent cross-validation folds.")
 @click.option("--seed", default=0, show_default=True, help="Seed of the speaker-to-fold assignment and the copies.")
 @click.option("--workers", type=int, default=None, help="Feature-extraction processes (default: all cores).")

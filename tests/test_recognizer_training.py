@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 
 from emosynth.audio import load_audio
-from emosynth.recognizer.channel import CHANNELS, channel_for, perturb
+from emosynth.recognizer.channel import CHANNELS, SPEAKER, SPEAKER_RANGE, channel_for, perturb
 from emosynth.recognizer.dataset import CLEAN, CorpusFeatures
 from emosynth.errors import ModelError
 from emosynth.recognizer.encoders import ENCODERS, encoder_model_dir
 from emosynth.recognizer.features import ClipFeatureExtractor, n_features, whisper_log_mel
 from emosynth.recognizer.logistic import balanced_weights, fit_masked_logistic
-from emosynth.recognizer.train import _speaker_folds
+from emosynth.recognizer.train import _design, _pooled_sd, _speaker_folds
 from emosynth.recognizer.whisper_encoder import WhisperEncoder, _gelu, read_ct2_variables
 
 SAMPLE = Path(__file__).resolve().parents[1] / "emosynth" / "data" / "samples" / "ravdess-12-anger.flac"
@@ -31,7 +31,7 @@ def _snr_db(clean: np.ndarray, noisy: np.ndarray) -> float:
 
 def test_every_channel_keeps_length_and_changes_the_signal_reproducibly(speech):
     seen = set()
-    for copy in range(1, 40):
+    for copy in range(1, 80, 2):  # odd copies go through a channel
         kind, y = perturb(speech, SAMPLE.name, copy)
         seen.add(kind)
         assert kind == channel_for(SAMPLE.name, copy)
@@ -40,8 +40,28 @@ def test_every_channel_keeps_length_and_changes_the_signal_reproducibly(speech):
         np.testing.assert_array_equal(y, perturb(speech, SAMPLE.name, copy)[1])  # seeded by name and copy
     assert seen == set(CHANNELS)
     # Another seed or another clip name draws other perturbations.
-    assert any(channel_for(SAMPLE.name, c, seed=1) != channel_for(SAMPLE.name, c) for c in range(1, 10))
+    assert any(channel_for(SAMPLE.name, c, seed=1) != channel_for(SAMPLE.name, c) for c in range(1, 20, 2))
     assert not np.array_equal(perturb(speech, "other.flac", 1)[1], perturb(speech, SAMPLE.name, 1)[1])
+
+
+def test_even_copies_move_the_speaker_within_the_range(speech):
+    """Copy 2 resamples the clip: its length and its pitch move by one factor in SPEAKER_RANGE, the
+    same for every run, another for another clip."""
+    t = np.arange(32_000) / 16_000
+    tone = sum(np.sin(2 * np.pi * 150 * k * t) / k for k in range(1, 6)).astype(np.float32)  # a 150 Hz voice
+    factors = []
+    for name in (SAMPLE.name, "other.flac", "third.wav"):
+        kind, y = perturb(speech, name, 2)
+        assert kind == SPEAKER == channel_for(name, 4) and y.dtype == np.float32
+        factor = len(speech) / len(y)
+        assert SPEAKER_RANGE[0] - 0.01 <= factor <= SPEAKER_RANGE[1] + 0.01
+        np.testing.assert_array_equal(y, perturb(speech, name, 2)[1])
+        moved = perturb(tone, name, 2)[1]
+        spectrum = np.abs(np.fft.rfft(moved * np.hanning(len(moved)), 16 * len(moved)))
+        fundamental = np.argmax(spectrum[: 16 * len(moved) * 250 // 16_000]) * 16_000 / (16 * len(moved))
+        assert fundamental == pytest.approx(150 * factor, rel=0.005)
+        factors.append(factor)
+    assert len(set(np.round(factors, 3))) == 3
 
 
 def test_channels_stay_mild_enough_to_keep_the_emotion(speech):
@@ -176,3 +196,24 @@ def test_corpus_features_know_which_classes_each_corpus_labels():
     classes = cf.corpus_classes()
     assert classes["ravdess"].tolist() == [True, False, False, False, False, True, False]
     assert classes["nemo"].tolist() == [True, True, False, False, False, False, False]
+
+
+def test_copies_with_the_speaker_moved_train_the_plain_classifier_only():
+    """Read against a reference the speaker is known, so the speaker-moved copies join only the plain
+    classifier's rows, and they never widen the within-speaker spread references are shrunk to."""
+    rng = np.random.default_rng(0)
+    n = 12
+    channels = np.array([CLEAN] * n + [SPEAKER] * n)
+    emotions = np.tile(np.array([0, 0, 0, 1, 2, 3]), 4)
+    speakers = np.repeat(["ravdess-01", "ravdess-02"], 6).tolist() * 2
+    features = rng.standard_normal((2 * n, 3))
+    features[n:] *= 50  # wildly moved copies
+    corpus = CorpusFeatures(features, emotions, np.array(speakers), np.array(["ravdess"] * 2 * n), channels,
+                            tuple(f"c{i}" for i in range(2 * n)))
+    rows = np.arange(2 * n)
+    pooled = _pooled_sd(corpus, rows)
+    np.testing.assert_allclose(pooled, _pooled_sd(corpus, rows[:n]))
+    assert pooled.max() < 5
+    assert len(_design(corpus, rows, "plain", pooled).y) == 2 * n
+    speaker_rows = _design(corpus, rows, "speaker", pooled)
+    assert len(speaker_rows.y) == n and np.abs(speaker_rows.x).max() < 50

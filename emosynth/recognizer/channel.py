@@ -13,6 +13,13 @@ pass through one of these channels each; the emotion label stays, the channel va
 * ``bandwidth``: down to 8 or 11.025 kHz and back, as a telephone or an old recording;
 * ``loudness``: -20 to +12 dB of gain, a soft limiter catching what would clip.
 
+Every second copy moves the *speaker* instead (``speaker``): the clip is resampled as if it had
+been recorded at a rate 0.8-1.25 times its own, which raises or lowers pitch, formants and tempo
+together by that factor (Ko et al.'s speed perturbation). A voice is a new speaker; Kokoro's voices
+lie at the edges of the actors' pitch range or beyond (tebukuro speaks at a median 317 Hz), and a
+classifier with no reference reads an unfamiliar pitch as an emotion. The factor is small next to
+the differences between speakers, and every emotion's copies move alike, so the emotion stays.
+
 Every perturbation is seeded by the clip's file name and the copy index, so training is
 reproducible whatever order or machine the clips are read on. Nothing here is ever applied to
 speech that is being scored, and emosynth's own synthetic speech is never a training input.
@@ -23,19 +30,26 @@ from __future__ import annotations
 import hashlib
 import io
 from collections.abc import Callable
+from fractions import Fraction
 
 import numpy as np
 from scipy.signal import fftconvolve, lfilter, resample_poly
 
 from ..errors import MissingExtraError
 
-__all__ = ["CHANNELS", "CHANNEL_VERSION", "DEFAULT_COPIES", "channel_for", "perturb"]
+__all__ = ["CHANNELS", "DEFAULT_COPIES", "SPEAKER", "SPEAKER_RANGE", "channel_for", "copy_version", "perturb"]
 
-#: Bumped whenever a perturbation changes, so cached features of perturbed copies are recomputed.
+#: Bumped whenever a channel perturbation changes, so cached features of its copies are recomputed.
 CHANNEL_VERSION = 1
+#: The same for the speaker perturbation.
+SPEAKER_VERSION = 1
 _RATE = 16_000
-#: Perturbed copies of every training clip the shipped recognizer was trained with (docs/recognizer.md).
-DEFAULT_COPIES = 1
+#: Perturbed copies of every training clip the shipped recognizer was trained with
+#: (docs/recognizer.md): copy 1 through a channel, copy 2 with the speaker moved.
+DEFAULT_COPIES = 2
+#: The copies that move the speaker, and the range of their resampling factor.
+SPEAKER = "speaker"
+SPEAKER_RANGE = (0.8, 1.25)
 
 
 def _vocoder(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -114,15 +128,32 @@ def _seed(name: str, copy: int, seed: int) -> int:
     return int.from_bytes(digest[:8], "little")
 
 
+def _speaker(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Resampled by a factor f in SPEAKER_RANGE (log-uniform): n / f samples, pitch, formants and
+    tempo times f."""
+    lo, hi = np.log(SPEAKER_RANGE[0]), np.log(SPEAKER_RANGE[1])
+    ratio = Fraction(float(np.exp(rng.uniform(lo, hi)))).limit_denominator(40)
+    return resample_poly(x, ratio.denominator, ratio.numerator)
+
+
 def channel_for(name: str, copy: int, seed: int = 0) -> str:
-    """The channel copy ``copy`` of the clip called ``name`` goes through (a fixed draw)."""
+    """What copy ``copy`` (1, 2, ...) of the clip called ``name`` goes through: odd copies a channel
+    (a fixed draw by name), even copies :data:`SPEAKER`."""
+    if copy % 2 == 0:
+        return SPEAKER
     kinds = sorted(CHANNELS)
     return kinds[_seed(name, copy, seed) % len(kinds)]
+
+
+def copy_version(copy: int) -> str:
+    """The version of the perturbation copy ``copy`` goes through (a part of its cache key)."""
+    return f"speaker/{SPEAKER_VERSION}" if copy % 2 == 0 else f"channel/{CHANNEL_VERSION}"
 
 
 def perturb(samples_16k: np.ndarray, name: str, copy: int, seed: int = 0) -> tuple[str, np.ndarray]:
     """(channel, perturbed float32 samples) for copy ``copy`` of the 16 kHz clip called ``name``."""
     kind = channel_for(name, copy, seed)
     rng = np.random.default_rng(_seed(name, copy, seed) + 1)
-    y = CHANNELS[kind](np.asarray(samples_16k, dtype=np.float32), rng)
+    x = np.asarray(samples_16k, dtype=np.float32)
+    y = _speaker(x, rng) if kind == SPEAKER else CHANNELS[kind](x, rng)
     return kind, np.asarray(y, dtype=np.float32)

@@ -21,7 +21,7 @@ from ..cpus import usable_cpus
 from ..emotions import PRIMARY_EMOTIONS
 from ..errors import CorpusError, EmosynthError
 from ..io import atomic_path, cache_dir
-from .channel import CHANNEL_VERSION, perturb
+from .channel import copy_version, perturb
 from .corpus import LabelledClip
 from .features import FEATURE_SAMPLE_RATE_HZ, ClipFeatureExtractor, encoder_version, feature_encoders
 
@@ -79,7 +79,7 @@ def _key(content_sha: str, encoder: str, copy: int, seed: int) -> str:
     digest = hashlib.sha1(encoder_version(encoder).encode())
     digest.update(content_sha.encode())
     if copy:
-        digest.update(f"channel/{CHANNEL_VERSION}/{seed}/{copy}".encode())
+        digest.update(f"{copy_version(copy)}/{seed}/{copy}".encode())
     return digest.hexdigest()
 
 

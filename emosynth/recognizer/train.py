@@ -18,7 +18,7 @@ import numpy as np
 
 from ..emotions import PRIMARY_EMOTIONS
 from ..errors import CorpusError
-from .channel import DEFAULT_COPIES
+from .channel import DEFAULT_COPIES, SPEAKER
 from .corpus import LabelledClip, read_corpora
 from .dataset import CorpusFeatures, extract_corpus_features
 from .features import DEFAULT_FEATURE_SET
@@ -71,6 +71,13 @@ def speaker_normalise(corpus: CorpusFeatures, rows: np.ndarray, pooled_sd: np.nd
     return out
 
 
+def _pooled_sd(corpus: CorpusFeatures, rows: np.ndarray) -> np.ndarray:
+    """The within-speaker spread of ``rows`` that references are shrunk towards; copies with the
+    speaker moved are left out (each moves its clip by its own factor, so they are not one speaker)."""
+    rows = rows[corpus.channels[rows] != SPEAKER]
+    return pooled_within_speaker_sd(corpus.features[rows], corpus.speakers[rows])
+
+
 @dataclass(frozen=True)
 class _Design:
     x: np.ndarray
@@ -79,7 +86,10 @@ class _Design:
 
 
 def _design(corpus: CorpusFeatures, rows: np.ndarray, mode: str, pooled_sd: np.ndarray) -> _Design:
-    """The rows as a classifier mode reads them, dropping rows without a reference."""
+    """The rows as a classifier mode reads them, dropping rows without a reference. Copies with the
+    speaker moved train the plain classifier only: read against a reference, the speaker is known."""
+    if mode != "plain":
+        rows = rows[corpus.channels[rows] != SPEAKER]
     x = corpus.features[rows] if mode == "plain" else speaker_normalise(corpus, rows, pooled_sd)
     ok = ~np.isnan(x).any(axis=1)
     return _Design(x[ok], corpus.emotions[rows][ok], corpus.corpora[rows][ok])
@@ -161,7 +171,7 @@ def _choose_c(corpus: CorpusFeatures, rows: np.ndarray, mode: str, seed: int) ->
     for i, held in enumerate(inner):
         test = np.isin(speakers, held)
         train_rows, test_rows = rows[~test], rows[test & corpus.is_clean[rows]]
-        pooled = pooled_within_speaker_sd(corpus.features[train_rows], corpus.speakers[train_rows])
+        pooled = _pooled_sd(corpus, train_rows)
         train, probe = _design(corpus, train_rows, mode, pooled), _design(corpus, test_rows, mode, pooled)
         for j, clf in enumerate(_fit_path(train, C_GRID)):
             pred = clf.probabilities(probe.x).argmax(axis=1)
@@ -194,7 +204,7 @@ def held_out(corpus: CorpusFeatures, train_rows: np.ndarray, test_rows: np.ndarr
     """Fit on ``train_rows`` (C by inner speaker-grouped CV over them only) and test on the clean
     recordings among ``test_rows``, whose speakers must not be among the training rows'."""
     c = _choose_c(corpus, train_rows, mode, seed)
-    pooled = pooled_within_speaker_sd(corpus.features[train_rows], corpus.speakers[train_rows])
+    pooled = _pooled_sd(corpus, train_rows)
     clf = _fit_classifier(_design(corpus, train_rows, mode, pooled), c)
     test_rows = test_rows[corpus.is_clean[test_rows]]
     x = corpus.features[test_rows] if mode == "plain" else speaker_normalise(corpus, test_rows, pooled)
@@ -300,7 +310,7 @@ class TrainingResult:
 def fit_weights(corpus: CorpusFeatures, *, feature_set: str, seed: int = 0, info: dict | None = None) -> RecognizerWeights:
     """Fit both classifiers on the whole table, each with its C chosen by grouped CV."""
     rows = np.arange(len(corpus.emotions))
-    pooled = pooled_within_speaker_sd(corpus.features, corpus.speakers)
+    pooled = _pooled_sd(corpus, rows)
     chosen = {mode: _choose_c(corpus, rows, mode, seed) for mode in _MODES}
     classifiers = {mode: _fit_classifier(_design(corpus, rows, mode, pooled), chosen[mode]) for mode in _MODES}
     return RecognizerWeights(pooled_sd=pooled, feature_set=feature_set, info={**(info or {}), "c": chosen},
