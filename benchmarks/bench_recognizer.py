@@ -270,6 +270,9 @@ def main() -> None:
         # now: for a run stopped after saving them, or to re-measure speed. No cross-corpus run.
         weights = RecognizerWeights.load(args.from_weights)
         info = weights.info
+        if not info.get("cross_validation"):
+            parser.error(f"{args.from_weights} holds no cross-validation (trained with --no-cv); "
+                         "run without --from-weights to cross-validate and train")
         record = {"feature_set": weights.feature_set, "copies": info["copies"], "corpora": info["corpora"],
                   "cross_validation": info["cross_validation"], "c": info["c"],
                   "recorded_from": f"the cross-validation stored in {args.from_weights.name} by its training run"}
