@@ -267,7 +267,7 @@ def main() -> None:
 
     if args.from_weights:
         # The figures a training run stored in the weights (its cross-validation), with speed measured
-        # now: for a run stopped after saving them, or to re-measure speed. No cross-corpus run.
+        # now: for a run stopped after saving them, or to re-measure speed.
         weights = RecognizerWeights.load(args.from_weights)
         info = weights.info
         if not info.get("cross_validation"):

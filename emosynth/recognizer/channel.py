@@ -136,10 +136,15 @@ def _speaker(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return resample_poly(x, ratio.denominator, ratio.numerator)
 
 
+def _moves_speaker(copy: int) -> bool:
+    """Odd copies go through a channel, even ones move the speaker."""
+    return copy % 2 == 0
+
+
 def channel_for(name: str, copy: int, seed: int = 0) -> str:
     """What copy ``copy`` (1, 2, ...) of the clip called ``name`` goes through: odd copies a channel
     (a fixed draw by name), even copies :data:`SPEAKER`."""
-    if copy % 2 == 0:
+    if _moves_speaker(copy):
         return SPEAKER
     kinds = sorted(CHANNELS)
     return kinds[_seed(name, copy, seed) % len(kinds)]
@@ -147,7 +152,7 @@ def channel_for(name: str, copy: int, seed: int = 0) -> str:
 
 def copy_version(copy: int) -> str:
     """The version of the perturbation copy ``copy`` goes through (a part of its cache key)."""
-    return f"speaker/{SPEAKER_VERSION}" if copy % 2 == 0 else f"channel/{CHANNEL_VERSION}"
+    return f"speaker/{SPEAKER_VERSION}" if _moves_speaker(copy) else f"channel/{CHANNEL_VERSION}"
 
 
 def perturb(samples_16k: np.ndarray, name: str, copy: int, seed: int = 0) -> tuple[str, np.ndarray]:

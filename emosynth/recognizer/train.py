@@ -71,10 +71,15 @@ def speaker_normalise(corpus: CorpusFeatures, rows: np.ndarray, pooled_sd: np.nd
     return out
 
 
+def _same_speaker_rows(corpus: CorpusFeatures, rows: np.ndarray) -> np.ndarray:
+    """``rows`` without the copies that move the speaker (each moves its clip by its own factor, so
+    they are no longer the speaker a reference stands for)."""
+    return rows[corpus.channels[rows] != SPEAKER]
+
+
 def _pooled_sd(corpus: CorpusFeatures, rows: np.ndarray) -> np.ndarray:
-    """The within-speaker spread of ``rows`` that references are shrunk towards; copies with the
-    speaker moved are left out (each moves its clip by its own factor, so they are not one speaker)."""
-    rows = rows[corpus.channels[rows] != SPEAKER]
+    """The within-speaker spread of ``rows`` that references are shrunk towards."""
+    rows = _same_speaker_rows(corpus, rows)
     return pooled_within_speaker_sd(corpus.features[rows], corpus.speakers[rows])
 
 
@@ -89,7 +94,7 @@ def _design(corpus: CorpusFeatures, rows: np.ndarray, mode: str, pooled_sd: np.n
     """The rows as a classifier mode reads them, dropping rows without a reference. Copies with the
     speaker moved train the plain classifier only: read against a reference, the speaker is known."""
     if mode != "plain":
-        rows = rows[corpus.channels[rows] != SPEAKER]
+        rows = _same_speaker_rows(corpus, rows)
     x = corpus.features[rows] if mode == "plain" else speaker_normalise(corpus, rows, pooled_sd)
     ok = ~np.isnan(x).any(axis=1)
     return _Design(x[ok], corpus.emotions[rows][ok], corpus.corpora[rows][ok])
