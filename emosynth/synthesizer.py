@@ -14,7 +14,7 @@ joins them.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -26,12 +26,13 @@ from .emotions import EmotionSpec, parse_emotion
 from .errors import AudioError
 from .io import atomic_path
 from .recognizer import EmotionScores, Recognizer, SpeakerReference
-from .voice.backbone import SAMPLE_RATE_HZ, Backbone
+from .voice.backbone import SAMPLE_RATE_HZ, SAMPLES_PER_FRAME, Backbone
 from .voice.contours import F0_STEP_S, shape_f0
 from .voice.prosody import ProsodyPlan
 from .voice.references import voice_reference
 from .voice.text import PhonemeChunk, text_to_chunks
 from .voice.voices import Voice, load_voice
+from .voice.windowed import decode_windows, window_cuts
 
 __all__ = ["PhonemeTiming", "SpeechChunk", "Utterance", "Synthesizer", "AUDIO_FORMATS"]
 
@@ -140,15 +141,21 @@ class Synthesizer:
     def plan(self, emotion: str | EmotionSpec) -> ProsodyPlan:
         return ProsodyPlan.for_emotion(parse_emotion(emotion), self.voice.tokens)
 
-    def stream(self, text: str, *, emotion: str | EmotionSpec = "neutral", speed: float = 1.0) -> Iterator[SpeechChunk]:
+    def stream(self, text: str, *, emotion: str | EmotionSpec = "neutral", speed: float = 1.0,
+               on_audio: Callable[[np.ndarray], None] | None = None) -> Iterator[SpeechChunk]:
         """Yield the speech chunk by chunk (sentences, or pieces of long ones).
 
         ``speed`` is Kokoro's own rate input (1 = the voice's pace; 2 = twice as fast), applied on
         top of the emotion's duration factor; timings stay exact.
+
+        ``on_audio``, for live playback, gets each chunk's sound in pieces as it is made: the chunk
+        is decoded in windows (:mod:`.voice.windowed`), the first piece holding about 0.6 s of
+        speech, and the chunk yielded after holds exactly those pieces joined. Windowed decoding
+        sounds very slightly different from decoding the chunk whole (what ``say`` does).
         """
         plan = self.plan(emotion)
         for chunk in text_to_chunks(text):
-            yield self._speak_chunk(chunk, plan, speed)
+            yield self._speak_chunk(chunk, plan, speed, on_audio)
 
     def say(self, text: str, *, emotion: str | EmotionSpec = "neutral", score: bool = True,
             speed: float = 1.0) -> Utterance:
@@ -168,21 +175,36 @@ class Synthesizer:
                          f0_hz=f0, f0_step_s=F0_STEP_S, emotion=plan.emotion, plan=plan,
                          voice=self.voice.name, scores=scores, chunks=tuple(c.text for c in chunks))
 
-    def _speak_chunk(self, chunk: PhonemeChunk, plan: ProsodyPlan, speed: float = 1.0) -> SpeechChunk:
+    def _speak_chunk(self, chunk: PhonemeChunk, plan: ProsodyPlan, speed: float = 1.0,
+                     on_audio: Callable[[np.ndarray], None] | None = None) -> SpeechChunk:
         backbone = Backbone.load(threads=self._threads)
         style = self.voice.style(chunk.n_tokens)
         style += plan.style_offset.astype(np.float32)
         c = plan.controls
         prediction = backbone.predict(chunk.token_ids, style, speed=speed, duration_scale=c.duration_factor)
-        f0 = shape_f0(prediction.f0_hz, scale=c.f0_factor, range_scale=c.f0_range_factor)
-        out = backbone.decode(prediction.with_contours(f0_hz=f0))
+        prediction = prediction.with_contours(
+            f0_hz=shape_f0(prediction.f0_hz, scale=c.f0_factor, range_scale=c.f0_range_factor))
         edge = int(_EDGE_S * SAMPLE_RATE_HZ)
-        start = max(0, out.speech_start_sample - edge)
-        end = min(len(out.audio), out.speech_end_sample + edge)
+        first, last = prediction.speech_bounds
+        start, end = max(0, first - edge), min(prediction.n_frames * SAMPLES_PER_FRAME, last + edge)
+        gain = c.gain * _HEADROOM_GAIN
         n_pause = int(round(chunk.pause_after_s * SAMPLE_RATE_HZ))
         n_pause += -(end - start + n_pause) % _F0_STEP_SAMPLES  # chunks stay whole F0 steps long
         pause = np.zeros(n_pause, dtype=np.float32)
-        audio = np.concatenate([out.audio[start:end] * (c.gain * _HEADROOM_GAIN), pause]).astype(np.float32)
+        if on_audio is None:
+            out = backbone.decode(prediction)
+        else:
+            pieces, at = [], 0
+            for piece in decode_windows(backbone, prediction, window_cuts(prediction)):
+                lo, hi = max(at, start), min(at + len(piece), end)
+                if hi > lo:  # the part of this window inside the chunk's kept span, as the chunk will hold it
+                    on_audio((piece[lo - at:hi - at] * gain).astype(np.float32))
+                pieces.append(piece)
+                at += len(piece)
+            if n_pause:
+                on_audio(pause)
+            out = backbone.output(prediction, np.concatenate(pieces))
+        audio = np.concatenate([out.audio[start:end] * gain, pause]).astype(np.float32)
         phonemes = tuple(PhonemeTiming(s.symbol, s.start_sample - start, s.end_sample - start)
                          for s in out.token_spans)
         return SpeechChunk(text=chunk.text, audio=audio, phonemes=phonemes,

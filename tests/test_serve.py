@@ -23,6 +23,7 @@ from emosynth.serve import ServeSettings
 
 SHORT = "Hello there."
 TWO = "Good morning to you. The train leaves at ten."
+LONG_FIRST = "Good morning to all of you in the quiet harbour town by the sea. The train leaves at ten."
 # 60 sentences (3,800 characters): over a minute of work even on an idle machine, so a worker that is
 # back within seconds was freed by the test's cancel, disconnect or time limit, not by the text ending.
 LONG = " ".join(f"Sentence number {n} is here to keep the worker busy for a while." for n in range(1, 61))
@@ -219,7 +220,7 @@ def test_catalogues_health_docs_and_page(serve_server):
 # -- the stream ------------------------------------------------------------------------------------
 def test_stream_sends_sentences_with_audio_face_and_verdicts(serve_server):
     with connect(ws_url(serve_server.base), max_size=2**24) as ws:
-        ws.send(json.dumps({"type": "speak", "id": "a", "text": TWO, "emotion": "joy:0.6", "fps": 30}))
+        ws.send(json.dumps({"type": "speak", "id": "a", "text": LONG_FIRST, "emotion": "joy:0.6", "fps": 30}))
         msgs, end = read_until(ws, "a", {"end", "error"})
     assert end["type"] == "end" and end["status"] == "done", end
     start = msgs[0]
@@ -227,15 +228,23 @@ def test_stream_sends_sentences_with_audio_face_and_verdicts(serve_server):
     audio = [m for m in msgs if m["type"] == "audio"]
     pieces = [m for m in msgs if m["type"] == "piece"]
     verdicts = [m for m in msgs if m["type"] == "verdict"]
-    assert [m["seq"] for m in audio] == [m["seq"] for m in pieces] == [m["seq"] for m in verdicts] == [0, 1]
+    assert [m["seq"] for m in pieces] == [m["seq"] for m in verdicts] == [0, 1]
+    assert [m["seq"] for m in audio] == sorted(m["seq"] for m in audio) and {m["seq"] for m in audio} == {0, 1}
+    # the long first sentence's sound comes in pieces, the first well under a second long
+    assert sum(m["seq"] == 0 for m in audio) >= 2 and audio[0]["n_samples"] < 24_000
     clock = 0.0
-    for a, p in zip(audio, pieces):
+    for a in audio:  # the pieces follow one another without gaps on the request's clock
         assert len(a["_data"]) == 2 * a["n_samples"] and a["start_s"] == pytest.approx(clock, abs=1e-5)
-        assert p["start_s"] == a["start_s"] and p["face"]["start_s"] == a["start_s"]
-        assert p["face"]["n_frames"] == pytest.approx(a["n_samples"] / 24000 * 30, abs=1)
-        assert len(p["face"]["weights"][0]) == 52 and len(p["face"]["head_rotation"][0]) == 3
-        assert all(clock <= ph["start_s"] < ph["end_s"] <= clock + a["n_samples"] / 24000 + 1e-6 for ph in p["phonemes"])
         clock += a["n_samples"] / 24000
+    for p in pieces:
+        mine = [a for a in audio if a["seq"] == p["seq"]]
+        assert msgs.index(mine[-1]) < msgs.index(p)  # all of a sentence's sound before its face
+        assert p["start_s"] == mine[0]["start_s"] == p["face"]["start_s"]
+        assert p["duration_s"] == pytest.approx(sum(a["n_samples"] for a in mine) / 24000, abs=1e-4)
+        assert p["face"]["n_frames"] == pytest.approx(p["duration_s"] * 30, abs=1)
+        assert len(p["face"]["weights"][0]) == 52 and len(p["face"]["head_rotation"][0]) == 3
+        assert all(p["start_s"] <= ph["start_s"] < ph["end_s"] <= p["start_s"] + p["duration_s"] + 1e-6
+                   for ph in p["phonemes"])
     assert end["duration_s"] == pytest.approx(clock, abs=1e-3) and end["pieces"] == 2
     first, second = pieces[0]["face"], pieces[1]["face"]
     # The pieces are animated one by one, yet the head carries on and the smile does not restart.

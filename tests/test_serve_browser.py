@@ -81,7 +81,7 @@ def test_a_request_streams_plays_and_moves_the_face(page, tmp_path):
     state = page.evaluate("window.emosynth.state")
     assert state["ended"] and state["ended"][-1]["status"] == "done", state
     assert state["pieces"] == 2 and len(state["verdicts"]) == 2 and not page.errors
-    assert samples[-1]["scheduled"] == 2 and samples[-1]["audio"] == "running"
+    assert samples[-1]["scheduled"] >= 2 and samples[-1]["audio"] == "running"
     playing = [s for s in samples if s["playing"]]
     assert len(playing) >= 10, "the audio clock never ran through the scheduled speech"
     assert playing[-1]["clock"] > playing[0]["clock"]

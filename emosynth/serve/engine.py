@@ -44,9 +44,10 @@ def pcm16_bytes(audio: np.ndarray) -> bytes:
 
 @dataclass(frozen=True)
 class StreamAudio:
-    """One sentence's sound, handed on the moment it is made (its face and verdict follow)."""
+    """A piece of one sentence's sound, handed on the moment it is decoded (a sentence comes in a
+    few such pieces, its face and verdict after the last)."""
 
-    seq: int  # 0, 1, ... in order
+    seq: int  # the sentence: 0, 1, ... in order
     start_sample: int  # where this piece starts in the request's audio
     audio: np.ndarray  # (n,) float32 at SAMPLE_RATE_HZ, the pause after it included
 
@@ -143,14 +144,20 @@ class Engine:
     def stream(self, job: Job, synth: Synthesizer, text: str, *, emotion: EmotionSpec, speed: float = 1.0,
                face: bool = True, fps: int = 30, seed: int = 0, score: bool = True,
                emit: Callable[[StreamAudio | StreamPiece | tuple[int, EmotionScores | None]], None]) -> int:
-        """Speak ``text`` sentence by sentence, handing each sentence's sound to ``emit`` as soon as it
-        is made, then its :class:`StreamPiece` (timings, face) and (with ``score``) its verdict as
+        """Speak ``text`` sentence by sentence, handing each sentence's sound to ``emit`` in pieces as
+        it is decoded, then its :class:`StreamPiece` (timings, face) and (with ``score``) its verdict as
         ``(seq, scores)``; returns the number of samples made. The sound goes first because a client
         can start playing it while the face is animated (the face's frames are on the sound's clock)."""
-        offset, previous = 0, None
-        for seq, chunk in enumerate(synth.stream(text, emotion=emotion, speed=speed)):
+        sent, done = [0], [0]  # samples handed on, sentences finished
+
+        def audio_piece(audio: np.ndarray) -> None:  # a sentence's sound, a window at a time as it is decoded
             job.check()
-            emit(StreamAudio(seq, offset, chunk.audio))
+            emit(StreamAudio(done[0], sent[0], audio))
+            sent[0] += len(audio)
+
+        offset, previous = 0, None
+        for seq, chunk in enumerate(synth.stream(text, emotion=emotion, speed=speed, on_audio=audio_piece)):
+            job.check()
             track = None
             if face:  # each piece is animated alone, carrying on from where the last one left the face
                 track = animate(chunk.audio, SAMPLE_RATE_HZ, chunk.phonemes, emotion=emotion, fps=fps,
@@ -159,6 +166,7 @@ class Engine:
                 previous = track
             emit(StreamPiece(seq, chunk.text, offset, len(chunk.audio), chunk.phonemes, track))
             offset += len(chunk.audio)
+            done[0] += 1
             if score:
                 emit((seq, self._verdict(synth, chunk.audio)))
         return offset

@@ -5,14 +5,15 @@ The client sends JSON text messages::
     {"type": "speak", "id": "r1", "text": "...", "voice": "kumo", "emotion": "joy:0.7"}
     {"type": "cancel", "id": "r1"}
 
-and gets, for an accepted request, ``start``; per sentence ``audio`` (a JSON header) immediately
-followed by one binary message of 16-bit little-endian PCM at 24 kHz, sent as soon as the sound is
-made, then ``piece`` (text, phoneme timings and the face's frames, times on the request's audio
-clock) and ``verdict``; and
+and gets, for an accepted request, ``start``; per sentence a few ``audio`` messages (a JSON header
+immediately followed by one binary message of 16-bit little-endian PCM at 24 kHz), each sent as
+soon as that stretch of sound is decoded (the first holds about 0.6 s of speech; the pieces follow
+one another without gaps, ``start_s`` on the request's audio clock), then ``piece`` (text, phoneme
+timings and the face's frames for the whole sentence, times on the same clock) and ``verdict``; and
 last ``end`` with a ``status``: done, cancelled, timeout or failed. A refused request gets one
 ``error`` and nothing else. Several requests may run on one connection (each takes a worker);
 their messages interleave, but an ``audio`` header and its binary message are never split.
-A cancelled or disconnected request stops after the sentence being synthesised, freeing its worker.
+A cancelled or disconnected request stops after the piece of sound being decoded, freeing its worker.
 """
 
 from __future__ import annotations
@@ -226,9 +227,9 @@ class StreamSession:
                 counts["first_audio_s"] = _r(time.monotonic() - started)
             await self._send({"type": "audio", "id": req.id, "seq": item.seq, "start_s": _r(start_s, 6),
                               "n_samples": len(item.audio), "bytes": len(data)}, data)
-            counts["pieces"] += 1
             counts["samples"] = item.start_sample + len(item.audio)
             return
+        counts["pieces"] += 1
         phonemes = [{"symbol": p.symbol, "start_s": _r(start_s + p.start_sample / SAMPLE_RATE_HZ, 6),
                      "end_s": _r(start_s + p.end_sample / SAMPLE_RATE_HZ, 6)} for p in item.phonemes]
         await self._send({"type": "piece", "id": req.id, "seq": item.seq, "text": item.text, "start_s": _r(start_s, 6),

@@ -126,6 +126,12 @@ class ProsodyPrediction:
     def n_frames(self) -> int:
         return int(self.frames_per_token.sum())
 
+    @property
+    def speech_bounds(self) -> tuple[int, int]:
+        """The samples of the audio where the phonemes sound, known before decoding: see
+        :attr:`BackboneOutput.speech_start_sample` and :attr:`BackboneOutput.speech_end_sample`."""
+        return _speech_bounds(self.frames_per_token)
+
     def with_contours(
         self, *, f0_hz: np.ndarray | None = None, energy: np.ndarray | None = None
     ) -> ProsodyPrediction:
@@ -156,12 +162,12 @@ class BackboneOutput:
     @property
     def speech_start_sample(self) -> int:
         """Where the first phoneme starts sounding (the leading pad token is model-made silence)."""
-        return max(0, int(self.frames_per_token[0]) * SAMPLES_PER_FRAME - ACOUSTIC_LEAD_SAMPLES)
+        return _speech_bounds(self.frames_per_token)[0]
 
     @property
     def speech_end_sample(self) -> int:
         """Where the last phoneme stops sounding (the trailing pad token is model-made silence)."""
-        return max(0, len(self.audio) - int(self.frames_per_token[-1]) * SAMPLES_PER_FRAME - ACOUSTIC_LEAD_SAMPLES)
+        return _speech_bounds(self.frames_per_token)[1]
 
 
 class Backbone:
@@ -238,15 +244,29 @@ class Backbone:
     def decode(self, prediction: ProsodyPrediction) -> BackboneOutput:
         """Audio at 24 kHz for a (possibly edited) prediction."""
         p = prediction
+        return self.output(p, self.decoder_audio(p.aligned, p.f0_hz, p.energy, p.style))
+
+    def decoder_audio(self, aligned: np.ndarray, f0_hz: np.ndarray, energy: np.ndarray,
+                      style: np.ndarray) -> np.ndarray:
+        """The decoder alone: aligned features (1, 512, frames), F0 and energy (2 * frames,) and a
+        style (256,) -> (600 * frames,) float32 samples. :mod:`.windowed` decodes windows with it."""
+        frames = aligned.shape[-1]
         audio = self._decoder.run(None, {
-            graph.ALIGNED: p.aligned,
-            graph.F0: p.f0_hz.astype(np.float32, copy=False)[None, None, :],
-            graph.ENERGY: p.energy.astype(np.float32, copy=False)[None, None, :],
-            graph.STYLE: p.style[None, :],
+            graph.ALIGNED: aligned,
+            graph.F0: f0_hz.astype(np.float32, copy=False)[None, None, :],
+            graph.ENERGY: energy.astype(np.float32, copy=False)[None, None, :],
+            graph.STYLE: style[None, :],
         })[0].reshape(-1)
-        if audio.size != p.n_frames * SAMPLES_PER_FRAME:
-            raise ModelError(f"the decoder made {audio.size} samples for {p.n_frames} frames; "
+        if audio.size != frames * SAMPLES_PER_FRAME:
+            raise ModelError(f"the decoder made {audio.size} samples for {frames} frames; "
                              f"expected {SAMPLES_PER_FRAME} a frame")
+        return audio
+
+    def output(self, prediction: ProsodyPrediction, audio: np.ndarray) -> BackboneOutput:
+        """``audio`` decoded from ``prediction`` (whole or in windows) with its timings and contours."""
+        p = prediction
+        if audio.size != p.n_frames * SAMPLES_PER_FRAME:
+            raise ModelError(f"{audio.size} samples for {p.n_frames} frames; expected {SAMPLES_PER_FRAME} a frame")
         return BackboneOutput(audio=audio, sample_rate_hz=SAMPLE_RATE_HZ,
                               frames_per_token=p.frames_per_token, token_spans=self._spans(p),
                               f0_hz=p.f0_hz, energy=p.energy)
@@ -282,6 +302,14 @@ class Backbone:
                       start_sample=int(bounds[i + 1]), end_sample=int(bounds[i + 2]))
             for i, t in enumerate(p.token_ids)
         )
+
+
+def _speech_bounds(frames_per_token: np.ndarray) -> tuple[int, int]:
+    """(first, last) sample of speech: the pad tokens' frames at both ends are silence, and the
+    decoder sounds every token ACOUSTIC_LEAD_SAMPLES early."""
+    total = int(frames_per_token.sum()) * SAMPLES_PER_FRAME
+    return (max(0, int(frames_per_token[0]) * SAMPLES_PER_FRAME - ACOUSTIC_LEAD_SAMPLES),
+            max(0, total - int(frames_per_token[-1]) * SAMPLES_PER_FRAME - ACOUSTIC_LEAD_SAMPLES))
 
 
 # -- checks ---------------------------------------------------------------------------------------

@@ -1,11 +1,12 @@
-// Plays a stream: schedules each sentence's PCM on WebAudio and finds, for any moment of the
-// AudioContext's clock, the face frame that belongs to the sound being heard.
+// Plays a stream: schedules each piece of PCM on WebAudio (a sentence comes in a few pieces) and
+// finds, for any moment of the AudioContext's clock, the face frame that belongs to the sound heard.
 const LEAD_S = 0.12; // the first sentence starts this far ahead, so scheduling never lands in the past
 
 export class Player {
   constructor() {
     this.ctx = null;
-    this.pieces = []; // {id, seq, ctxStart, duration, face}
+    this.pieces = []; // scheduled sound: {id, seq, ctxStart, duration}
+    this.faces = []; // a sentence's face on its request's clock: {id, start, duration, face}
     this.sources = new Map(); // id -> [AudioBufferSourceNode]
     this.clock0 = new Map(); // id -> AudioContext time of that request's t = 0
     this.scheduled = 0;
@@ -26,7 +27,7 @@ export class Player {
     for (let i = 0; i < pcm.length; i++) out[i] = pcm[i] / 32768;
     if (!this.clock0.has(header.id)) this.clock0.set(header.id, ctx.currentTime + LEAD_S - header.start_s);
     let when = this.clock0.get(header.id) + header.start_s;
-    if (when < ctx.currentTime + 0.02) { // synthesis fell behind playback: slide this and later sentences
+    if (when < ctx.currentTime + 0.02) { // synthesis fell behind playback: slide this and later pieces
       const shift = ctx.currentTime + LEAD_S - when;
       this.clock0.set(header.id, this.clock0.get(header.id) + shift);
       when += shift;
@@ -38,18 +39,19 @@ export class Player {
     this.scheduled += 1;
     if (!this.sources.has(header.id)) this.sources.set(header.id, []);
     this.sources.get(header.id).push(source);
-    this.pieces.push({ id: header.id, seq: header.seq, ctxStart: when, duration: pcm.length / sampleRate, face: null });
+    this.pieces.push({ id: header.id, seq: header.seq, ctxStart: when, duration: pcm.length / sampleRate });
   }
 
+  // piece: the server's "piece" message, whose face frames start at its start_s on the request's clock
   attachFace(piece) {
-    const p = this.pieces.find((x) => x.id === piece.id && x.seq === piece.seq);
-    if (p) p.face = piece.face;
+    if (piece.face) this.faces.push({ id: piece.id, start: piece.start_s, duration: piece.duration_s, face: piece.face });
   }
 
   stop(id) {
     for (const s of this.sources.get(id) || []) { try { s.stop(); } catch (e) { /* already ended */ } }
     this.sources.delete(id);
     this.pieces = this.pieces.filter((p) => p.id !== id);
+    this.faces = this.faces.filter((p) => p.id !== id);
   }
 
   // The interpolated frame sounding now: {weights, head, gaze}, or null in silence.
@@ -57,10 +59,13 @@ export class Player {
     if (!this.ctx) return null;
     const t = this.ctx.currentTime;
     this.pieces = this.pieces.filter((p) => p.ctxStart + p.duration > t - 1);
-    const p = this.pieces.find((x) => x.face && t >= x.ctxStart && t < x.ctxStart + x.duration);
+    // a request's clock0 moves when its sound had to slide, so faces are placed through it each time
+    const at = (x) => (this.clock0.has(x.id) ? this.clock0.get(x.id) + x.start : Infinity);
+    this.faces = this.faces.filter((x) => at(x) + x.duration > t - 1 || !this.clock0.has(x.id));
+    const p = this.faces.find((x) => t >= at(x) && t < at(x) + x.duration);
     if (!p) return null;
     const f = p.face;
-    const pos = Math.min((t - p.ctxStart) * f.fps, f.n_frames - 1);
+    const pos = Math.min((t - at(p)) * f.fps, f.n_frames - 1);
     const i = Math.floor(pos), j = Math.min(i + 1, f.n_frames - 1), a = pos - i;
     const mix = (rowI, rowJ) => rowI.map((v, k) => v + a * (rowJ[k] - v));
     return { weights: mix(f.weights[i], f.weights[j]), head: mix(f.head_rotation[i], f.head_rotation[j]),
