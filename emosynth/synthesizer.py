@@ -34,7 +34,7 @@ from .voice.text import PhonemeChunk, text_to_chunks
 from .voice.voices import Voice, load_voice
 from .voice.windowed import decode_windows, window_cuts
 
-__all__ = ["PhonemeTiming", "SpeechChunk", "Utterance", "Synthesizer", "AUDIO_FORMATS"]
+__all__ = ["PhonemeTiming", "SoundPiece", "SpeechChunk", "Utterance", "Synthesizer", "AUDIO_FORMATS"]
 
 #: Containers `save` writes, by file suffix.
 AUDIO_FORMATS = {".wav": "WAV", ".flac": "FLAC"}
@@ -72,6 +72,21 @@ class SpeechChunk:
     audio: np.ndarray  # (n,) float32 at SAMPLE_RATE_HZ
     phonemes: tuple[PhonemeTiming, ...]  # sample positions within this chunk's audio
     f0_hz: np.ndarray  # F0 every F0_STEP_S over this chunk's audio (0 in silences)
+
+
+@dataclass(frozen=True)
+class SoundPiece:
+    """A stretch of one chunk's sound, handed to :meth:`Synthesizer.stream`'s ``on_audio`` as soon
+    as it is decoded, with what is known of the whole chunk before its sound is."""
+
+    audio: np.ndarray  # (n,) float32 at SAMPLE_RATE_HZ
+    start_sample: int  # where it starts in the chunk's audio
+    chunk_samples: int  # the whole chunk's length, its pause included
+    phonemes: tuple[PhonemeTiming, ...]  # the whole chunk's timings, as its SpeechChunk will hold them
+
+    @property
+    def completes_chunk(self) -> bool:
+        return self.start_sample + len(self.audio) == self.chunk_samples
 
 
 @dataclass(frozen=True)
@@ -142,15 +157,15 @@ class Synthesizer:
         return ProsodyPlan.for_emotion(parse_emotion(emotion), self.voice.tokens)
 
     def stream(self, text: str, *, emotion: str | EmotionSpec = "neutral", speed: float = 1.0,
-               on_audio: Callable[[np.ndarray], None] | None = None) -> Iterator[SpeechChunk]:
+               on_audio: Callable[[SoundPiece], None] | None = None) -> Iterator[SpeechChunk]:
         """Yield the speech chunk by chunk (sentences, or pieces of long ones).
 
         ``speed`` is Kokoro's own rate input (1 = the voice's pace; 2 = twice as fast), applied on
         top of the emotion's duration factor; timings stay exact.
 
-        ``on_audio``, for live playback, gets each chunk's sound in pieces as it is made: the chunk
-        is decoded in windows (:mod:`.voice.windowed`), the first piece holding about 0.6 s of
-        speech, and the chunk yielded after holds exactly those pieces joined. Windowed decoding
+        ``on_audio``, for live playback, gets each chunk's sound in pieces (:class:`SoundPiece`) as
+        it is made: the chunk is decoded in windows (:mod:`.voice.windowed`), the first piece holding
+        about 0.3 s of speech, and the chunk yielded after holds exactly those pieces joined. Windowed decoding
         sounds very slightly different from decoding the chunk whole (what ``say`` does).
         """
         plan = self.plan(emotion)
@@ -176,7 +191,7 @@ class Synthesizer:
                          voice=self.voice.name, scores=scores, chunks=tuple(c.text for c in chunks))
 
     def _speak_chunk(self, chunk: PhonemeChunk, plan: ProsodyPlan, speed: float = 1.0,
-                     on_audio: Callable[[np.ndarray], None] | None = None) -> SpeechChunk:
+                     on_audio: Callable[[SoundPiece], None] | None = None) -> SpeechChunk:
         backbone = Backbone.load(threads=self._threads)
         style = self.voice.style(chunk.n_tokens)
         style += plan.style_offset.astype(np.float32)
@@ -191,22 +206,24 @@ class Synthesizer:
         n_pause = int(round(chunk.pause_after_s * SAMPLE_RATE_HZ))
         n_pause += -(end - start + n_pause) % _F0_STEP_SAMPLES  # chunks stay whole F0 steps long
         pause = np.zeros(n_pause, dtype=np.float32)
+        phonemes = tuple(PhonemeTiming(s.symbol, s.start_sample - start, s.end_sample - start)
+                         for s in backbone.token_spans(prediction))
         if on_audio is None:
             out = backbone.decode(prediction)
         else:
-            pieces, at = [], 0
-            for piece in decode_windows(backbone, prediction, window_cuts(prediction)):
+            pieces, at, skip, sent = [], 0, start // SAMPLES_PER_FRAME, 0  # the silence before start is not kept
+            total = end - start + n_pause
+            for piece in decode_windows(backbone, prediction, window_cuts(prediction, from_frame=skip), from_frame=skip):
                 lo, hi = max(at, start), min(at + len(piece), end)
                 if hi > lo:  # the part of this window inside the chunk's kept span, as the chunk will hold it
-                    on_audio((piece[lo - at:hi - at] * gain).astype(np.float32))
+                    on_audio(SoundPiece((piece[lo - at:hi - at] * gain).astype(np.float32), sent, total, phonemes))
+                    sent += hi - lo
                 pieces.append(piece)
                 at += len(piece)
             if n_pause:
-                on_audio(pause)
+                on_audio(SoundPiece(pause, sent, total, phonemes))
             out = backbone.output(prediction, np.concatenate(pieces))
         audio = np.concatenate([out.audio[start:end] * gain, pause]).astype(np.float32)
-        phonemes = tuple(PhonemeTiming(s.symbol, s.start_sample - start, s.end_sample - start)
-                         for s in out.token_spans)
         return SpeechChunk(text=chunk.text, audio=audio, phonemes=phonemes,
                            f0_hz=_f0_over(out.f0_hz, start, len(audio)))
 

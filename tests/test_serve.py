@@ -18,8 +18,12 @@ import httpx
 from serve_support import ThreadServer
 from websockets.sync.client import connect
 
+from emosynth.emotions import parse_emotion
+from emosynth.face import animate
 from emosynth.face.arkit import ARKIT_BLENDSHAPES
 from emosynth.serve import ServeSettings
+from emosynth.serve.engine import SentenceFace
+from emosynth.synthesizer import Synthesizer
 
 SHORT = "Hello there."
 TWO = "Good morning to you. The train leaves at ten."
@@ -236,23 +240,54 @@ def test_stream_sends_sentences_with_audio_face_and_verdicts(serve_server):
     for a in audio:  # the pieces follow one another without gaps on the request's clock
         assert len(a["_data"]) == 2 * a["n_samples"] and a["start_s"] == pytest.approx(clock, abs=1e-5)
         clock += a["n_samples"] / 24000
+    faces = [m for m in msgs if m["type"] == "face"]
     for p in pieces:
         mine = [a for a in audio if a["seq"] == p["seq"]]
-        assert msgs.index(mine[-1]) < msgs.index(p)  # all of a sentence's sound before its face
-        assert p["start_s"] == mine[0]["start_s"] == p["face"]["start_s"]
+        face = [f for f in faces if f["seq"] == p["seq"]]
+        assert msgs.index(mine[-1]) < msgs.index(face[-1]) < msgs.index(p)  # sound, its face, then the sentence
+        assert msgs.index(face[0]) < msgs.index(mine[-1]) or len(mine) == 1  # faces come with the sound, not after it
+        assert p["start_s"] == mine[0]["start_s"] == face[0]["start_s"]
         assert p["duration_s"] == pytest.approx(sum(a["n_samples"] for a in mine) / 24000, abs=1e-4)
-        assert p["face"]["n_frames"] == pytest.approx(p["duration_s"] * 30, abs=1)
-        assert len(p["face"]["weights"][0]) == 52 and len(p["face"]["head_rotation"][0]) == 3
+        at = p["start_s"]
+        for f in face:  # stretches of frames that follow one another on the sound's clock
+            assert f["fps"] == 30 and f["start_s"] == pytest.approx(at, abs=1e-5)
+            assert len(f["weights"]) == len(f["head_rotation"]) == len(f["gaze"]) == f["n_frames"] > 0
+            assert len(f["weights"][0]) == 52 and len(f["head_rotation"][0]) == 3
+            at += f["n_frames"] / 30
+        assert at - p["start_s"] == pytest.approx(p["duration_s"], abs=1 / 30)
         assert all(p["start_s"] <= ph["start_s"] < ph["end_s"] <= p["start_s"] + p["duration_s"] + 1e-6
                    for ph in p["phonemes"])
     assert end["duration_s"] == pytest.approx(clock, abs=1e-3) and end["pieces"] == 2
-    first, second = pieces[0]["face"], pieces[1]["face"]
-    # The pieces are animated one by one, yet the head carries on and the smile does not restart.
-    assert second["head_rotation"][0] == pytest.approx(first["head_rotation"][-1], abs=2e-4)
+    # Stretches are animated one by one, yet the head carries on across them and the smile eases
+    # in once, at the start of the request, not at each sentence.
+    head = np.concatenate([np.array(f["head_rotation"]) for f in faces])
+    steps = np.abs(np.diff(head, axis=0)).max(axis=1)
+    seams = np.cumsum([f["n_frames"] for f in faces])[:-1] - 1  # the step from one stretch into the next
+    inside = np.delete(steps, seams)
+    assert steps[seams].max() <= 2 * inside.max(), (steps[seams], inside.max())
     smile = ARKIT_BLENDSHAPES.index("mouthSmileLeft")
-    assert first["weights"][0][smile] < 0.05 < second["weights"][0][smile]
+    first_of = {f["seq"]: f for f in reversed(faces)}
+    assert first_of[0]["weights"][0][smile] < 0.05 < first_of[1]["weights"][0][smile]
     assert msgs.index(audio[0]) < msgs.index(verdicts[0])  # sound first, the verdict after it
     assert all(v["scores"] is None or v["scores"]["label"] for v in verdicts)
+
+
+def test_a_sentence_face_made_piece_by_piece_is_the_whole_sentences_face():
+    synth = Synthesizer("kumo")
+    pieces: list = []
+    chunk = next(synth.stream(LONG_FIRST, on_audio=pieces.append))
+    face = SentenceFace(emotion=parse_emotion("joy:0.6"), fps=30, seed=3, ease_in=True, previous=None)
+    parts = [r for r in map(face.add, pieces) if r is not None]
+    assert len(pieces) >= 3 and len(parts) >= 3
+    assert [first for first, _ in parts] == list(np.cumsum([0] + [t.n_frames for _, t in parts[:-1]]))
+    streamed = np.concatenate([t.weights for _, t in parts])
+    whole = animate(chunk.audio, 24_000, chunk.phonemes, emotion="joy:0.6", fps=30, seed=3)
+    assert streamed.shape == whole.weights.shape
+    last = parts[-1][1].n_frames  # the last stretch comes from the whole sentence's animation
+    assert np.array_equal(streamed[-last:], whole.weights[-last:])
+    jaw = ARKIT_BLENDSHAPES.index("jawOpen")  # elsewhere the mouth follows the same sound, up to the seams
+    assert np.corrcoef(streamed[:, jaw], whole.weights[:, jaw])[0, 1] > 0.9
+    assert np.abs(streamed - whole.weights).mean() < 0.02
 
 
 def test_stream_requests_share_a_connection_and_one_can_be_cancelled(serve_server):

@@ -57,8 +57,9 @@ def test_cuts_start_after_the_first_stretch_of_speech_and_grow(prediction):
     assert len(cuts) >= 2 and cuts == window_cuts(prediction)  # depends on the prediction alone
     pad = int(prediction.frames_per_token[0])
     assert abs(cuts[0] - (pad + FIRST_WINDOW_FRAMES)) <= 4
-    sizes = np.diff([0, *cuts, prediction.n_frames])
-    assert sizes[1] > sizes[0] - 8  # later windows are not shorter (up to the move to a quiet frame)
+    sizes = np.diff([pad, *cuts])  # the first window counted from the end of the leading silence
+    # each window is planned 1.5 times the one before; a cut moves by up to 4 frames to a quiet one
+    assert all(b >= 1.5 * a - 8 for a, b in zip(sizes, sizes[1:], strict=False)), sizes
     assert all(CONTEXT_FRAMES <= c <= prediction.n_frames - CONTEXT_FRAMES for c in cuts)
     energy = prediction.energy.reshape(-1, 2).mean(axis=1)
     planned = pad + FIRST_WINDOW_FRAMES  # the first cut moved to the quietest frame within 4 of the plan
@@ -100,6 +101,17 @@ def test_the_carried_phase_keeps_a_later_window_in_step_with_the_whole(backbone,
     assert with_phase > 5.0 and with_phase > restarted + 5.0, (with_phase, restarted)
 
 
+def test_the_leading_silence_can_be_left_undecoded(backbone, prediction, whole):
+    skip = prediction.speech_bounds[0] // SAMPLES_PER_FRAME - 2  # what the synthesizer drops, about
+    assert skip > 4
+    pieces = list(decode_windows(backbone, prediction, window_cuts(prediction, from_frame=skip), from_frame=skip))
+    joined = np.concatenate(pieces)
+    assert joined.shape == whole.shape and not joined[:skip * SAMPLES_PER_FRAME].any()
+    assert _speech_log_mel_distance(joined[skip * SAMPLES_PER_FRAME:], whole[skip * SAMPLES_PER_FRAME:]) < 2.0
+    with pytest.raises(ProsodyControlError, match="window cuts"):  # a cut too close to where decoding starts
+        list(decode_windows(backbone, prediction, [skip + 3], from_frame=skip))
+
+
 @pytest.mark.parametrize("cuts", [[3], [50, 40], [10, 10], [100_000]])
 def test_bad_cuts_are_refused(backbone, prediction, cuts):
     with pytest.raises(ProsodyControlError, match="window cuts"):
@@ -109,12 +121,15 @@ def test_bad_cuts_are_refused(backbone, prediction, cuts):
 def test_stream_hands_on_the_sound_in_pieces_that_join_to_each_chunk():
     synth = Synthesizer(VOICE)
     text = LONG + " Then the boats go out."
-    got: list[np.ndarray] = []
+    got: list = []
     chunks = list(synth.stream(text, on_audio=got.append))
     whole = list(synth.stream(text))
     assert len(got) > len(chunks)  # the long sentence comes in several pieces
-    assert np.array_equal(np.concatenate(got), np.concatenate([c.audio for c in chunks]))
-    assert len(got[0]) / 24_000 < 1.0  # the first piece holds well under a second
+    assert np.array_equal(np.concatenate([p.audio for p in got]), np.concatenate([c.audio for c in chunks]))
+    assert len(got[0].audio) / 24_000 < 0.6  # the first piece holds about 0.4 s
     for streamed, plain in zip(chunks, whole, strict=True):  # timings are the prediction's: unchanged
         assert streamed.phonemes == plain.phonemes and len(streamed.audio) == len(plain.audio)
         assert np.array_equal(streamed.f0_hz, plain.f0_hz)
+        mine = [p for p in got if p.phonemes == streamed.phonemes]  # each piece knows its chunk before its end
+        assert [p.start_sample for p in mine] == list(np.cumsum([0] + [len(p.audio) for p in mine[:-1]]))
+        assert mine[-1].completes_chunk and not any(p.completes_chunk for p in mine[:-1])

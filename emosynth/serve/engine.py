@@ -23,18 +23,20 @@ from ..emotions import EmotionSpec, parse_emotion
 from ..errors import EmosynthError
 from ..face import BlendshapeTrack, animate, animate_utterance
 from ..recognizer import EmotionScores, EmotionTimeline, Recognizer
-from ..synthesizer import PhonemeTiming, SpeechChunk, Synthesizer, Utterance
+from ..synthesizer import PhonemeTiming, SoundPiece, SpeechChunk, Synthesizer, Utterance
 from ..voice.backbone import SAMPLE_RATE_HZ
 from .errors import ApiError, field_errors
 from .settings import ServeSettings
 from .workers import Job
 
-__all__ = ["Engine", "StreamAudio", "StreamPiece", "pcm16_bytes", "previous_head_carried"]
+__all__ = ["Engine", "SentenceFace", "StreamAudio", "StreamFace", "StreamPiece", "pcm16_bytes", "previous_carried"]
 
 # Voices (and blends) kept ready; a blend is cheap to load but arbitrary, so the cache is bounded.
 _SYNTHESIZER_CACHE = 16
 # Seconds over which a stream piece's head motion blends from where the previous piece left it.
 _HEAD_CARRY_S = 0.4
+# The end of a sentence's sound so far whose face waits for the next piece (about 3 frames).
+_FACE_HOLD_S = 0.1
 
 
 def pcm16_bytes(audio: np.ndarray) -> bytes:
@@ -45,7 +47,7 @@ def pcm16_bytes(audio: np.ndarray) -> bytes:
 @dataclass(frozen=True)
 class StreamAudio:
     """A piece of one sentence's sound, handed on the moment it is decoded (a sentence comes in a
-    few such pieces, its face and verdict after the last)."""
+    few such pieces; the face for each follows it, the sentence's text and verdict its last)."""
 
     seq: int  # the sentence: 0, 1, ... in order
     start_sample: int  # where this piece starts in the request's audio
@@ -53,25 +55,70 @@ class StreamAudio:
 
 
 @dataclass(frozen=True)
+class StreamFace:
+    """Face frames for a stretch of a sentence's sound, sent as that sound is: frame i sounds at
+    ``start_sample / rate + i / fps`` on the request's clock."""
+
+    seq: int
+    start_sample: int
+    track: BlendshapeTrack
+
+
+@dataclass(frozen=True)
 class StreamPiece:
-    """What goes with a sentence's sound: its text, timings and face, on the request's clock."""
+    """A whole sentence once its sound is out: its text and timings, on the request's clock."""
 
     seq: int
     text: str
     start_sample: int
     n_samples: int
     phonemes: tuple[PhonemeTiming, ...]  # sample positions within this piece
-    track: BlendshapeTrack | None  # the face for this piece; frame i at start_sample / rate + i / fps
 
 
-def previous_head_carried(track: BlendshapeTrack, previous: BlendshapeTrack) -> BlendshapeTrack:
-    """``track`` with its head starting where ``previous`` ended, the difference fading out over
-    :data:`_HEAD_CARRY_S`, so the head does not jump between the separately animated pieces."""
+def previous_carried(track: BlendshapeTrack, previous: BlendshapeTrack) -> BlendshapeTrack:
+    """``track`` with its head and gaze starting where ``previous`` ended, the difference fading out
+    over :data:`_HEAD_CARRY_S`, so they do not jump between separately animated stretches."""
     n = min(track.n_frames, max(1, round(_HEAD_CARRY_S * track.fps)))
     fade = np.zeros((track.n_frames, 1))
     fade[:n, 0] = 0.5 + 0.5 * np.cos(np.linspace(0.0, np.pi, n))  # 1 -> 0, smooth at both ends
     head = track.head_rotation + fade * (previous.head_rotation[-1] - track.head_rotation[0])
-    return replace(track, head_rotation=head)
+    gaze = track.gaze + fade * (previous.gaze[-1] - track.gaze[0])
+    return replace(track, head_rotation=head, gaze=gaze)
+
+
+class SentenceFace:
+    """A sentence's face while its sound arrives piece by piece.
+
+    Each piece, the sentence is animated again on all of its sound so far, and the frames that are
+    final are handed on: all but the last :data:`_FACE_HOLD_S` of it, whose loudness window, mouth
+    coarticulation and pitch accents wait for the sound after them; the last piece hands on the
+    rest, so the frames sent are those of :func:`~emosynth.face.animate` on the whole sentence,
+    but for a small step where each stretch meets the next (the loudness scale and random motion
+    are drawn over the sound so far; head and gaze are carried across, see :func:`previous_carried`).
+    """
+
+    def __init__(self, *, emotion: EmotionSpec, fps: int, seed: int, ease_in: bool,
+                 previous: BlendshapeTrack | None) -> None:
+        self.emotion, self.fps, self.seed, self.ease_in = emotion, fps, seed, ease_in
+        self.audio = np.zeros(0, np.float32)
+        self.sent = 0  # frames handed on
+        self.last = previous  # the last stretch handed on (of this sentence or the one before)
+
+    def add(self, piece: SoundPiece) -> tuple[int, BlendshapeTrack] | None:
+        """Take the next piece; return (first frame, frames) newly final, or None."""
+        self.audio = np.concatenate([self.audio, piece.audio])
+        done = piece.completes_chunk
+        heard = [p for p in piece.phonemes if p.end_sample <= len(self.audio)]
+        track = animate(self.audio, SAMPLE_RATE_HZ, heard, emotion=self.emotion, fps=self.fps, seed=self.seed,
+                        ease_in=self.ease_in)
+        ready = track.n_frames if done else track.n_frames - int(round(_FACE_HOLD_S * self.fps))
+        if ready <= self.sent:
+            return None
+        part = replace(track, weights=track.weights[self.sent:ready], head_rotation=track.head_rotation[self.sent:ready],
+                       gaze=track.gaze[self.sent:ready])
+        part = previous_carried(part, self.last) if self.last is not None else part
+        first, self.sent, self.last = self.sent, ready, part
+        return first, part
 
 
 class Engine:
@@ -143,33 +190,37 @@ class Engine:
 
     def stream(self, job: Job, synth: Synthesizer, text: str, *, emotion: EmotionSpec, speed: float = 1.0,
                face: bool = True, fps: int = 30, seed: int = 0, score: bool = True,
-               emit: Callable[[StreamAudio | StreamPiece | tuple[int, EmotionScores | None]], None]) -> int:
+               emit: Callable[[StreamAudio | StreamFace | StreamPiece | tuple[int, EmotionScores | None]], None]) -> int:
         """Speak ``text`` sentence by sentence, handing each sentence's sound to ``emit`` in pieces as
-        it is decoded, then its :class:`StreamPiece` (timings, face) and (with ``score``) its verdict as
-        ``(seq, scores)``; returns the number of samples made. The sound goes first because a client
-        can start playing it while the face is animated (the face's frames are on the sound's clock)."""
-        sent, done = [0], [0]  # samples handed on, sentences finished
+        it is decoded, each followed by the face frames it makes final (:class:`SentenceFace`), then
+        the sentence's :class:`StreamPiece` (text, timings) and (with ``score``) its verdict as
+        ``(seq, scores)``; returns the number of samples made. The job is checked between pieces,
+        so a cancelled request stops within a fraction of a second."""
+        made, seq = 0, 0  # the sentence being spoken and where it starts (read by on_audio as they move)
+        current: list[SentenceFace] = []
 
-        def audio_piece(audio: np.ndarray) -> None:  # a sentence's sound, a window at a time as it is decoded
+        def on_audio(piece: SoundPiece) -> None:
             job.check()
-            emit(StreamAudio(done[0], sent[0], audio))
-            sent[0] += len(audio)
+            emit(StreamAudio(seq, made + piece.start_sample, piece.audio))
+            if not face:
+                return
+            if piece.start_sample == 0:  # each sentence is animated alone, carrying on from the last one's face
+                previous = current.pop().last if current else None
+                current.append(SentenceFace(emotion=emotion, fps=fps, seed=seed + seq, ease_in=seq == 0,
+                                            previous=previous))
+            ready = current[0].add(piece)
+            if ready is not None:
+                first, frames = ready
+                emit(StreamFace(seq, made + first * SAMPLE_RATE_HZ // fps, frames))
 
-        offset, previous = 0, None
-        for seq, chunk in enumerate(synth.stream(text, emotion=emotion, speed=speed, on_audio=audio_piece)):
+        for chunk in synth.stream(text, emotion=emotion, speed=speed, on_audio=on_audio):
             job.check()
-            track = None
-            if face:  # each piece is animated alone, carrying on from where the last one left the face
-                track = animate(chunk.audio, SAMPLE_RATE_HZ, chunk.phonemes, emotion=emotion, fps=fps,
-                                seed=seed + seq, ease_in=seq == 0)
-                track = previous_head_carried(track, previous) if previous is not None else track
-                previous = track
-            emit(StreamPiece(seq, chunk.text, offset, len(chunk.audio), chunk.phonemes, track))
-            offset += len(chunk.audio)
-            done[0] += 1
+            emit(StreamPiece(seq, chunk.text, made, len(chunk.audio), chunk.phonemes))
             if score:
                 emit((seq, self._verdict(synth, chunk.audio)))
-        return offset
+            made += len(chunk.audio)
+            seq += 1
+        return made
 
     @staticmethod
     def _verdict(synth: Synthesizer, audio: np.ndarray) -> EmotionScores | None:

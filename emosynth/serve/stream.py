@@ -7,10 +7,12 @@ The client sends JSON text messages::
 
 and gets, for an accepted request, ``start``; per sentence a few ``audio`` messages (a JSON header
 immediately followed by one binary message of 16-bit little-endian PCM at 24 kHz), each sent as
-soon as that stretch of sound is decoded (the first holds about 0.6 s of speech; the pieces follow
-one another without gaps, ``start_s`` on the request's audio clock), then ``piece`` (text, phoneme
-timings and the face's frames for the whole sentence, times on the same clock) and ``verdict``; and
-last ``end`` with a ``status``: done, cancelled, timeout or failed. A refused request gets one
+soon as that stretch of sound is decoded (the first holds about 0.3 s of speech; the pieces follow
+one another without gaps, ``start_s`` on the request's audio clock), each followed by a ``face``
+message with the blendshape frames that stretch makes final (frame i at ``start_s + i / fps``; a
+face message may trail its sound by 0.1 s, the frames of a sentence's end come with its last
+piece); then ``piece`` (the sentence's text and phoneme timings, on the same clock) and
+``verdict``; and last ``end`` with a ``status``: done, cancelled, timeout or failed. A refused request gets one
 ``error`` and nothing else. Several requests may run on one connection (each takes a worker);
 their messages interleave, but an ``audio`` header and its binary message are never split.
 A cancelled or disconnected request stops after the piece of sound being decoded, freeing its worker.
@@ -31,7 +33,7 @@ from ..errors import EmosynthError
 from ..face.arkit import ARKIT_BLENDSHAPES
 from ..recognizer import EmotionScores
 from ..voice.backbone import SAMPLE_RATE_HZ
-from .engine import Engine, StreamAudio, StreamPiece, pcm16_bytes
+from .engine import Engine, StreamAudio, StreamFace, StreamPiece, pcm16_bytes
 from .errors import ApiError, error_body
 from .routes import check_speed, check_text
 from .schemas import StreamCancel, StreamSpeak, validation_message
@@ -213,7 +215,7 @@ class StreamSession:
                    first_audio_s=counts["first_audio_s"], rtf=_r(elapsed / duration) if duration else None)
         await self._send(end)
 
-    async def _forward(self, req: StreamSpeak, item: StreamAudio | StreamPiece | tuple[int, EmotionScores | None],
+    async def _forward(self, req: StreamSpeak, item: StreamAudio | StreamFace | StreamPiece | tuple[int, EmotionScores | None],
                        counts: dict, started: float) -> None:
         if isinstance(item, tuple):
             seq, scores = item
@@ -229,19 +231,15 @@ class StreamSession:
                               "n_samples": len(item.audio), "bytes": len(data)}, data)
             counts["samples"] = item.start_sample + len(item.audio)
             return
+        if isinstance(item, StreamFace):
+            t = item.track
+            await self._send({"type": "face", "id": req.id, "seq": item.seq, "start_s": _r(start_s, 6), "fps": t.fps,
+                              "n_frames": t.n_frames, "weights": [[_r(v, 3) for v in row] for row in t.weights],
+                              "head_rotation": [[_r(v) for v in row] for row in t.head_rotation],
+                              "gaze": [[_r(v) for v in row] for row in t.gaze]})
+            return
         counts["pieces"] += 1
         phonemes = [{"symbol": p.symbol, "start_s": _r(start_s + p.start_sample / SAMPLE_RATE_HZ, 6),
                      "end_s": _r(start_s + p.end_sample / SAMPLE_RATE_HZ, 6)} for p in item.phonemes]
         await self._send({"type": "piece", "id": req.id, "seq": item.seq, "text": item.text, "start_s": _r(start_s, 6),
-                          "duration_s": _r(item.n_samples / SAMPLE_RATE_HZ), "phonemes": phonemes,
-                          "face": _face(item, start_s)})
-
-
-def _face(piece: StreamPiece, start_s: float) -> dict | None:
-    t = piece.track
-    if t is None:
-        return None
-    return {"fps": t.fps, "start_s": _r(start_s, 6), "n_frames": t.n_frames,
-            "weights": [[_r(v, 3) for v in row] for row in t.weights],
-            "head_rotation": [[_r(v) for v in row] for row in t.head_rotation],
-            "gaze": [[_r(v) for v in row] for row in t.gaze]}
+                          "duration_s": _r(item.n_samples / SAMPLE_RATE_HZ), "phonemes": phonemes})

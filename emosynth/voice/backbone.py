@@ -268,7 +268,7 @@ class Backbone:
         if audio.size != p.n_frames * SAMPLES_PER_FRAME:
             raise ModelError(f"{audio.size} samples for {p.n_frames} frames; expected {SAMPLES_PER_FRAME} a frame")
         return BackboneOutput(audio=audio, sample_rate_hz=SAMPLE_RATE_HZ,
-                              frames_per_token=p.frames_per_token, token_spans=self._spans(p),
+                              frames_per_token=p.frames_per_token, token_spans=self.token_spans(p),
                               f0_hz=p.f0_hz, energy=p.energy)
 
     def synthesize(
@@ -294,7 +294,8 @@ class Backbone:
                     energy=shape_energy(p.energy, scale=energy_scale))
         return self.decode(p)
 
-    def _spans(self, p: ProsodyPrediction) -> tuple[TokenSpan, ...]:
+    def token_spans(self, p: ProsodyPrediction) -> tuple[TokenSpan, ...]:
+        """Where each token will sound (known before decoding: the durations decide it)."""
         bounds = np.maximum(0, np.concatenate([[0], np.cumsum(p.frames_per_token)]) * SAMPLES_PER_FRAME
                             - ACOUSTIC_LEAD_SAMPLES)
         return tuple(

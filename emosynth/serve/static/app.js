@@ -4,7 +4,7 @@ import { Avatar } from './avatar.js';
 import { Player } from './player.js';
 
 const $ = (id) => document.getElementById(id);
-const state = { ready: false, requests: 0, pieces: 0, verdicts: [], ended: [], errors: [], playing: false };
+const state = { ready: false, requests: 0, pieces: 0, faces: 0, verdicts: [], ended: [], errors: [], playing: false };
 const player = new Player();
 let avatar = null;
 let socket = null;
@@ -102,9 +102,11 @@ function onMessage(data) {
     status(`speaking (${m.voice}, ${m.emotion.text})`);
   } else if (m.type === 'audio') {
     pendingAudio = m;
+  } else if (m.type === 'face') {
+    state.faces += 1;
+    player.attachFace(m);
   } else if (m.type === 'piece') {
     state.pieces += 1;
-    player.attachFace(m);
     $('caption').textContent = m.text;
   } else if (m.type === 'verdict') {
     state.verdicts.push(m);

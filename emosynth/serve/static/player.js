@@ -6,7 +6,7 @@ export class Player {
   constructor() {
     this.ctx = null;
     this.pieces = []; // scheduled sound: {id, seq, ctxStart, duration}
-    this.faces = []; // a sentence's face on its request's clock: {id, start, duration, face}
+    this.faces = []; // stretches of face frames on their request's clock: {id, start, duration, face}
     this.sources = new Map(); // id -> [AudioBufferSourceNode]
     this.clock0 = new Map(); // id -> AudioContext time of that request's t = 0
     this.scheduled = 0;
@@ -42,9 +42,9 @@ export class Player {
     this.pieces.push({ id: header.id, seq: header.seq, ctxStart: when, duration: pcm.length / sampleRate });
   }
 
-  // piece: the server's "piece" message, whose face frames start at its start_s on the request's clock
-  attachFace(piece) {
-    if (piece.face) this.faces.push({ id: piece.id, start: piece.start_s, duration: piece.duration_s, face: piece.face });
+  // m: the server's "face" message, whose frames start at its start_s on the request's clock
+  attachFace(m) {
+    this.faces.push({ id: m.id, start: m.start_s, duration: m.n_frames / m.fps, face: m });
   }
 
   stop(id) {
