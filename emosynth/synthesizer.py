@@ -48,6 +48,9 @@ _PEAK_LIMIT = 0.98
 _HEADROOM_DB = 6.0
 _HEADROOM_GAIN = 10.0 ** (-_HEADROOM_DB / 20.0)
 _F0_STEP_SAMPLES = int(F0_STEP_S * SAMPLE_RATE_HZ)  # 300 samples a 12.5 ms F0 step
+# A streamed chunk is decoded whole once the sound before it lasts this many times its own: decoding
+# takes about 0.6 of the audio's length on one core, face and verdict included, so it is ready in time.
+_AHEAD_FOR_WHOLE = 2.0
 
 
 @dataclass(frozen=True)
@@ -166,11 +169,17 @@ class Synthesizer:
         ``on_audio``, for live playback, gets each chunk's sound in pieces (:class:`SoundPiece`) as
         it is made: the chunk is decoded in windows (:mod:`.voice.windowed`), the first piece holding
         about 0.3 s of speech, and the chunk yielded after holds exactly those pieces joined. Windowed decoding
-        sounds very slightly different from decoding the chunk whole (what ``say`` does).
+        sounds very slightly different from decoding the chunk whole (what ``say`` does) and costs
+        more (each window decodes context), so a chunk is decoded whole, in one piece, once the
+        stream's sound before it lasts twice its own: a listener is still hearing that while it
+        is decoded.
         """
         plan = self.plan(emotion)
+        made = 0
         for chunk in text_to_chunks(text):
-            yield self._speak_chunk(chunk, plan, speed, on_audio)
+            spoken = self._speak_chunk(chunk, plan, speed, on_audio, ahead_samples=made)
+            made += len(spoken.audio)
+            yield spoken
 
     def say(self, text: str, *, emotion: str | EmotionSpec = "neutral", score: bool = True,
             speed: float = 1.0) -> Utterance:
@@ -191,7 +200,7 @@ class Synthesizer:
                          voice=self.voice.name, scores=scores, chunks=tuple(c.text for c in chunks))
 
     def _speak_chunk(self, chunk: PhonemeChunk, plan: ProsodyPlan, speed: float = 1.0,
-                     on_audio: Callable[[SoundPiece], None] | None = None) -> SpeechChunk:
+                     on_audio: Callable[[SoundPiece], None] | None = None, *, ahead_samples: int = 0) -> SpeechChunk:
         backbone = Backbone.load(threads=self._threads)
         style = self.voice.style(chunk.n_tokens)
         style += plan.style_offset.astype(np.float32)
@@ -208,11 +217,15 @@ class Synthesizer:
         pause = np.zeros(n_pause, dtype=np.float32)
         phonemes = tuple(PhonemeTiming(s.symbol, s.start_sample - start, s.end_sample - start)
                          for s in backbone.token_spans(prediction))
-        if on_audio is None:
+        total = end - start + n_pause
+        if on_audio is None or ahead_samples >= _AHEAD_FOR_WHOLE * total:
             out = backbone.decode(prediction)
+            if on_audio is not None:
+                on_audio(SoundPiece((out.audio[start:end] * gain).astype(np.float32), 0, total, phonemes))
+                if n_pause:
+                    on_audio(SoundPiece(pause, end - start, total, phonemes))
         else:
             pieces, at, skip, sent = [], 0, start // SAMPLES_PER_FRAME, 0  # the silence before start is not kept
-            total = end - start + n_pause
             for piece in decode_windows(backbone, prediction, window_cuts(prediction, from_frame=skip), from_frame=skip):
                 lo, hi = max(at, start), min(at + len(piece), end)
                 if hi > lo:  # the part of this window inside the chunk's kept span, as the chunk will hold it

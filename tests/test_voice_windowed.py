@@ -133,3 +133,6 @@ def test_stream_hands_on_the_sound_in_pieces_that_join_to_each_chunk():
         mine = [p for p in got if p.phonemes == streamed.phonemes]  # each piece knows its chunk before its end
         assert [p.start_sample for p in mine] == list(np.cumsum([0] + [len(p.audio) for p in mine[:-1]]))
         assert mine[-1].completes_chunk and not any(p.completes_chunk for p in mine[:-1])
+    # the short last sentence, with more than twice its length of sound before it, is decoded whole
+    assert len([p for p in got if p.phonemes == chunks[-1].phonemes]) == 1
+    assert np.array_equal(chunks[-1].audio, whole[-1].audio)
