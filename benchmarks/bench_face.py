@@ -137,7 +137,7 @@ def _portrait_speed(utts, tmp: Path) -> dict:
     return {**_video_speed(utts, tmp, renderer), "setup_s": round(setup_s, 2)}
 
 
-_PORTRAITS = ("astronaut.jpg", "grace_hopper.jpg")  # faces/: smiling with teeth; neutral, with glasses
+_PORTRAITS = ("astronaut.jpg", "grace_hopper.jpg", "einstein.jpg")  # faces/: smiling with teeth; neutral, with glasses; brows raised, speaking
 _PORTRAIT_SHAPES = ("mouthSmileLeft", "mouthSmileRight", "browDownLeft", "browDownRight", "browInnerUp",
                     "eyeWideLeft", "eyeWideRight", "jawOpen")
 

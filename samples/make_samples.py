@@ -72,8 +72,8 @@ def photo_videos(here: Path) -> None:
                      renderer=renderer)
 
 
-#: The portraits on the contact sheet (emosynth.face_assets): a smiling one and a neutral one.
-SHEET_PORTRAITS = ("astronaut.jpg", "grace_hopper.jpg")
+#: The portraits on the contact sheet (emosynth.face_assets): smiling, neutral, brows raised (black and white).
+SHEET_PORTRAITS = ("astronaut.jpg", "grace_hopper.jpg", "einstein.jpg")
 
 
 def contact_sheet(here: Path, cell: int = 192) -> Path:

@@ -201,6 +201,26 @@ def test_a_neutral_photo_is_left_as_it_is():
     assert np.abs(rest.astype(int) - hopper.portrait.image).mean() < 1.0
 
 
+def test_a_photo_with_raised_brows_is_brought_down_and_a_grey_photo_gets_a_grey_mouth(renderer):
+    """Einstein speaking, brows raised (FaceLandmarker reads browInnerUp about 0.8), in black and
+    white: the rest pose lowers the brows, and the painted mouth interior takes the photo's grey
+    (the colour photo's stays in colour)."""
+    einstein = PortraitRenderer(load_portrait(_packaged("einstein.jpg")))
+    own = einstein.neutralised
+    assert own.reading("browInnerUp", "own") > 0.6
+    assert own.reading("browInnerUp") < own.reading("browInnerUp", "own") - 0.4
+
+    def painted(r: PortraitRenderer) -> np.ndarray:  # the pixels the opening mouth changed
+        opened, rest = r.frame(w(jawOpen=0.5)).astype(int), r.frame(w()).astype(int)
+        changed = (np.abs(opened - rest).sum(axis=-1) > 30) & _around_the_mouth(r.targets(w(jawOpen=0.5)))
+        return opened[changed]
+
+    grey, colour = painted(einstein), painted(renderer)
+    assert len(grey) > 50 and len(colour) > 50
+    assert np.ptp(grey, axis=-1).max() <= 2
+    assert np.median(np.ptp(colour, axis=-1)) > 15
+
+
 def test_the_photo_shows_surprises_brows_and_eyes(renderer, reader):
     # (anger's lowered brows are not yet read on the astronaut: browDown about 0.04, docs/face.md)
     from emosynth.emotions import parse_emotion

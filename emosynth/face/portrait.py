@@ -71,6 +71,10 @@ for _side in ("Left", "Right"):
 _MOUTH_DARK = np.array([62.0, 24.0, 28.0])  # a cavity in shadow, not a black hole
 _MOUTH_TONGUE = np.array([122.0, 50.0, 54.0])
 _TEETH = np.array([226.0, 221.0, 208.0])
+_LUMA = np.array([0.299, 0.587, 0.114])  # Rec. 601 weights: the grey of a painted colour
+# Median chroma (max - min channel) of skin in an ordinary colour photo: the astronaut's is 59,
+# Grace Hopper's 109, a black-and-white photo's 0. At or above it the mouth is painted in colour.
+_SKIN_CHROMA = 40.0
 
 
 def example_portrait_path() -> Path:
@@ -251,6 +255,7 @@ class PortraitRenderer:
             disp[np.ix_(_EYE_SHAPES[side], [upper[0], upper[-1]])] = 0.0  # the corners stay
         self._disp = disp.reshape(len(ARKIT_BLENDSHAPES), -1)
         self._face_height = float(np.linalg.norm(src[152] - src[10]))
+        self._colourful = self._colourfulness(src)
         self._teeth = _TEETH
         if self._lips_parted(src):
             self._teeth = self._teeth_colour(src)
@@ -351,6 +356,16 @@ class PortraitRenderer:
         bright = pixels[pixels.sum(axis=1) >= np.percentile(pixels.sum(axis=1), 60)]
         colour = np.median(bright, axis=0)
         return colour if colour.mean() > 120 else _TEETH  # a dark opening shows no teeth
+
+    def _colourfulness(self, src: np.ndarray) -> float:
+        """0 for a black-and-white photo, 1 for a colour one: the painted mouth takes the photo's
+        colour (a red cavity in a grey face reads as paint), from the skin's median chroma."""
+        cv2 = _cv2()
+        mask = np.zeros(self.portrait.image.shape[:2], np.uint8)
+        cv2.fillConvexPoly(mask, cv2.convexHull(np.round(src).astype(np.int32)), 1)
+        pixels = self.portrait.image[mask > 0].astype(np.float64)
+        chroma = pixels.max(axis=1) - pixels.min(axis=1)
+        return float(np.clip(np.median(chroma) / _SKIN_CHROMA, 0.0, 1.0)) if len(pixels) else 1.0
 
     def _lash_colour(self, src: np.ndarray) -> np.ndarray:
         """The photo's lash line: the darker part of a band along both upper lid margins."""
@@ -480,5 +495,7 @@ class PortraitRenderer:
         teeth = ((below_lip < teeth_h) & (teeth_h > 0.5))[..., None]
         teeth_shade = (0.78 + 0.22 * np.clip(1.0 - below_lip / np.maximum(teeth_h, 1e-3), 0, 1))[..., None]
         colour = np.where(teeth, self._teeth * teeth_shade * (0.8 + 0.2 * centred[..., None]), colour)
+        grey = colour @ _LUMA
+        colour = grey[..., None] + self._colourful * (colour - grey[..., None])
         region = image[y0:y1, x0:x1].astype(np.float32)
         image[y0:y1, x0:x1] = np.clip(region + alpha * (colour - region), 0, 255).astype(np.uint8)
