@@ -46,6 +46,7 @@ import numpy as np
 import soundfile as sf
 from websockets.sync.client import connect
 
+from emosynth.cpus import usable_cpus
 from emosynth.io import write_text_atomic
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -298,7 +299,8 @@ def phase_bad(base: str, n: int, seed: int) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--url", help="Measure a running server instead of starting one (memory is then not measured).")
-    ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--workers", type=int, default=usable_cpus(),
+                    help="server workers (default: the CPUs this process may use, as emosynth serve)")
     ap.add_argument("--stream-requests", type=int, default=30)
     ap.add_argument("--concurrency", default="1,2,4,8")
     ap.add_argument("--per-client", type=int, default=5)
