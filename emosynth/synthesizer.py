@@ -218,12 +218,9 @@ class Synthesizer:
         phonemes = tuple(PhonemeTiming(s.symbol, s.start_sample - start, s.end_sample - start)
                          for s in backbone.token_spans(prediction))
         total = end - start + n_pause
-        if on_audio is None or ahead_samples >= _AHEAD_FOR_WHOLE * total:
+        whole = on_audio is None or ahead_samples >= _AHEAD_FOR_WHOLE * total
+        if whole:
             out = backbone.decode(prediction)
-            if on_audio is not None:
-                on_audio(SoundPiece((out.audio[start:end] * gain).astype(np.float32), 0, total, phonemes))
-                if n_pause:
-                    on_audio(SoundPiece(pause, end - start, total, phonemes))
         else:
             pieces, at, skip, sent = [], 0, start // SAMPLES_PER_FRAME, 0  # the silence before start is not kept
             for piece in decode_windows(backbone, prediction, window_cuts(prediction, from_frame=skip), from_frame=skip):
@@ -233,10 +230,13 @@ class Synthesizer:
                     sent += hi - lo
                 pieces.append(piece)
                 at += len(piece)
-            if n_pause:
-                on_audio(SoundPiece(pause, sent, total, phonemes))
             out = backbone.output(prediction, np.concatenate(pieces))
         audio = np.concatenate([out.audio[start:end] * gain, pause]).astype(np.float32)
+        if on_audio is not None:
+            if whole:
+                on_audio(SoundPiece(audio[:end - start], 0, total, phonemes))
+            if n_pause:
+                on_audio(SoundPiece(pause, end - start, total, phonemes))
         return SpeechChunk(text=chunk.text, audio=audio, phonemes=phonemes,
                            f0_hz=_f0_over(out.f0_hz, start, len(audio)))
 

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .backbone import SAMPLES_PER_FRAME
 from .errors import ProsodyControlError
 
 if TYPE_CHECKING:
@@ -52,7 +53,6 @@ MIN_WINDOW_FRAMES = 16
 _CUT_SEARCH_FRAMES = 4
 #: Samples over which two windows are crossfaded where they meet (5 ms at 24 kHz).
 CROSSFADE_SAMPLES = 120
-_SAMPLES_PER_FRAME = 600
 #: Frames of the leading silence the first window reads before ``from_frame`` (decode_windows).
 _LEAD_IN_FRAMES = 2
 #: F0 steps at the start of a window's input that carry the phase it missed.
@@ -117,15 +117,15 @@ def decode_windows(backbone: Backbone, prediction: ProsodyPrediction, cuts: Sequ
         audio = backbone.decoder_audio(prediction.aligned[:, :, lo:hi], f0, prediction.energy[2 * lo:2 * hi],
                                        prediction.style)
         # this window's audio on the whole's sample clock: [lo * 600, hi * 600)
-        first = start * _SAMPLES_PER_FRAME - (half if k > 0 else 0)
-        last = stop * _SAMPLES_PER_FRAME - (half if k < len(bounds) - 2 else 0)
-        piece = audio[first - lo * _SAMPLES_PER_FRAME:last - lo * _SAMPLES_PER_FRAME].copy()
+        first = start * SAMPLES_PER_FRAME - (half if k > 0 else 0)
+        last = stop * SAMPLES_PER_FRAME - (half if k < len(bounds) - 2 else 0)
+        piece = audio[first - lo * SAMPLES_PER_FRAME:last - lo * SAMPLES_PER_FRAME].copy()
         if k == 0 and from_frame:
-            piece = np.concatenate([np.zeros(from_frame * _SAMPLES_PER_FRAME, np.float32), piece])
+            piece = np.concatenate([np.zeros(from_frame * SAMPLES_PER_FRAME, np.float32), piece])
         if held is not None:
             piece[:2 * half] = held * (1.0 - fade_in) + piece[:2 * half] * fade_in
         if k < len(bounds) - 2:
-            tail = last - lo * _SAMPLES_PER_FRAME
+            tail = last - lo * SAMPLES_PER_FRAME
             held = audio[tail:tail + 2 * half].copy()
         yield piece
 
