@@ -13,7 +13,12 @@ embeddings were fitted on, the judge (trained on the other half of the speakers 
 - ``generated+embedding``: both halves of the embedding, as `say` uses them (no explicit controls);
 - ``timing+embedding``: the recording's own durations, with F0 and energy predicted for them
   (speaker's style plus both halves of the embedding): where prediction loses it, timing or curves;
-- ``timing+f0+embedding``: the recording's durations and F0, energy predicted: F0 against energy.
+- ``timing+f0+embedding``: the recording's durations and F0, energy predicted: F0 against energy;
+- ``timing+affine+embedding``: as ``timing+embedding`` with the predicted F0 moved and scaled (in log
+  Hz) to the recording's own voiced mean and spread, an oracle: what level and range alone carry;
+- ``timing+contour+embedding``: as ``timing+embedding`` with the learned emotion contour
+  (emosynth.voice.emotion_contour) reshaping the predicted F0;
+- ``generated+contour+embedding``: as ``generated+embedding`` with the learned emotion contour.
 
 Each condition is read in plain mode and against that condition's own neutral clips of the same
 speaker (leave-one-out for the neutral clips themselves), the way bench_voice reads a voice.
@@ -37,13 +42,15 @@ import numpy as np
 from emosynth.emotions import PRIMARY_EMOTIONS
 from emosynth.io import cache_dir, write_text_atomic
 from emosynth.voice.backbone import Backbone, ProsodyPrediction
+from emosynth.voice.emotion_contour import EmotionContour
 from emosynth.voice.learning.emotion_fit import EmotionFitSettings, merged_embeddings, read_half
 from emosynth.voice.learning.kokoro_torch import DECODER_STYLE, PROSODY_STYLE, alignment_matrix
 from emosynth.voice.learning.material import ClipMaterial
 from emosynth.voice.learning.shipped import fit_material
 
 CONDITIONS = ("recording", "copy", "copy+embedding", "generated", "generated+embedding", "timing+embedding",
-              "timing+f0+embedding")
+              "timing+f0+embedding", "timing+affine+embedding", "timing+contour+embedding",
+              "generated+contour+embedding")
 
 
 class Styles:
@@ -79,7 +86,8 @@ class Styles:
         return style
 
 
-def render(clip: ClipMaterial, condition: str, styles: Styles, backbone: Backbone) -> np.ndarray:
+def render(clip: ClipMaterial, condition: str, styles: Styles, backbone: Backbone,
+           contour: EmotionContour | None = None) -> np.ndarray:
     """24 kHz audio of ``clip`` under ``condition``."""
     level = styles.levels[clip.speaker]
     if condition == "recording":
@@ -93,10 +101,31 @@ def render(clip: ClipMaterial, condition: str, styles: Styles, backbone: Backbon
             predicted_f0, energy = _predicted_curves(clip, style, alignment)
             if "+f0" not in condition:
                 f0 = predicted_f0
+            if "+affine" in condition:
+                f0 = _affine_to(f0, clip.f0_hz)
         aligned = (clip.sentence.t_en @ alignment.numpy()).astype(np.float32)
-        return backbone.decode(ProsodyPrediction(clip.token_ids, style, clip.frames_per_token, f0, energy, aligned)).audio
-    p = backbone.predict(clip.token_ids, styles.style(clip, decoder=embedded, prosody=True))
+        p = ProsodyPrediction(clip.token_ids, style, clip.frames_per_token, f0, energy, aligned)
+    else:
+        p = backbone.predict(clip.token_ids, styles.style(clip, decoder=embedded, prosody=True))
+    if "+contour" in condition and clip.emotion != "neutral":
+        p = contour.shaped(p, contour.vector(_one_hot(clip.emotion)))
     return backbone.decode(p).audio
+
+
+def _one_hot(emotion: str) -> np.ndarray:
+    return np.asarray([1.0 if e == emotion else 0.0 for e in PRIMARY_EMOTIONS])
+
+
+def _affine_to(f0: np.ndarray, target_hz: np.ndarray) -> np.ndarray:
+    """``f0``'s voiced log values moved and scaled to the mean and spread of ``target_hz``'s voiced steps."""
+    voiced, target = f0 > 40.0, target_hz > 0
+    if voiced.sum() < 2 or target.sum() < 2:
+        return f0
+    log_f0, log_t = np.log(f0[voiced]), np.log(target_hz[target])
+    scaled = (log_f0 - log_f0.mean()) * (log_t.std() / max(log_f0.std(), 1e-6)) + log_t.mean()
+    out = f0.copy()
+    out[voiced] = np.exp(scaled)
+    return out.astype(np.float32)
 
 
 def _predicted_curves(clip: ClipMaterial, style: np.ndarray, alignment) -> tuple[np.ndarray, np.ndarray]:
@@ -152,6 +181,8 @@ def main() -> None:
     parser.add_argument("--prosody-steps", type=int,
                         help="read a prosody half fitted this many steps (fit_half with those settings) instead "
                              "of the shipped one; the decoder half stays the shipped fit's")
+    parser.add_argument("--contour", type=Path, default=Path("voices/emotion_contour.npz"),
+                        help="the emotion contour model the +contour conditions read")
     parser.add_argument("--wav", type=Path, help="also write every rendering here (for listening)")
     args = parser.parse_args()
 
@@ -165,6 +196,7 @@ def main() -> None:
     clips = sorted([c for c in held if c.speaker in styles.speaker], key=lambda c: (c.speaker, c.sentence_id, c.emotion))
     judge = disjoint_judge(list(args.data))
     backbone = Backbone.load(precision="float")
+    contour = EmotionContour.load(args.contour) if any("contour" in c for c in args.conditions) else None
     steps = "" if args.prosody_steps is None else f" --prosody-steps {args.prosody_steps}"
     chosen = "" if args.conditions == list(CONDITIONS) else f" --conditions {' '.join(args.conditions)}"
     result = {"command": f"python benchmarks/bench_emotion_carry.py{steps}{chosen} --out {args.out}",
@@ -175,7 +207,7 @@ def main() -> None:
         t0 = time.time()
         features = {}
         for i, c in enumerate(clips):
-            audio = render(c, condition, styles, backbone)
+            audio = render(c, condition, styles, backbone, contour)
             if args.wav:
                 import soundfile as sf
 

@@ -29,6 +29,24 @@ def nemo() -> Path:
 
 
 @pytest.fixture(scope="session")
+def six_clips(ravdess):
+    """Six RAVDESS clips of actor 01 (two neutral, two angry, two sad) as emotion-fit material
+    (aligned to Kokoro; cached after the first run). Needs torch and pyworld."""
+    pytest.importorskip("torch", reason="the emotion fit needs torch (extra: speaker)")
+    pytest.importorskip("pyworld", reason="F0 targets need pyworld (extra: train or profiles)")
+    from emosynth.recognizer.corpus import read_corpus
+    from emosynth.voice.learning.material import build_material
+
+    codes = {"01": "neutral", "05": "anger", "04": "sadness"}  # RAVDESS's emotion field
+    picked = []
+    for code in codes:
+        picked += sorted((ravdess / "Actor_01").glob(f"03-01-{code}-*.flac"))[-2:]
+    clips = {c.path: c for c in read_corpus(ravdess)}
+    assert len(picked) == 6 and all(clips[p].emotion == codes[p.name[6:8]] for p in picked)
+    return build_material([clips[p] for p in picked], progress=False)
+
+
+@pytest.fixture(scope="session")
 def serve_server(tmp_path_factory):
     """One ``emosynth serve`` (2 workers) for the serve tests and the browser test: a real child process
     on a free loopback port, stopped at the end of the session."""

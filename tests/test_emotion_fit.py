@@ -17,7 +17,6 @@ import pytest
 torch = pytest.importorskip("torch", reason="the emotion fit needs torch (extra: speaker)")
 pytest.importorskip("pyworld", reason="F0 targets need pyworld (extra: train or profiles)")
 
-from emosynth.recognizer.corpus import read_corpus
 from emosynth.voice.learning.emotion_fit import (
     EMOTIONS,
     EmotionFitSettings,
@@ -34,7 +33,6 @@ from emosynth.voice.learning.losses import (
     MultiResolutionLogMel,
     prosody_loss,
 )
-from emosynth.voice.learning.material import build_material
 from emosynth.voice.learning.split import (
     FIT_SPEAKERS,
     HELD_OUT_SENTENCES,
@@ -97,18 +95,6 @@ def test_the_split_is_disjoint_and_covers_both_corpora():
 
 
 # -- a short real fit ------------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def six_clips(ravdess):
-    codes = {"01": "neutral", "05": "anger", "04": "sadness"}  # RAVDESS's emotion field
-    picked = []
-    for code in codes:
-        picked += sorted((ravdess / "Actor_01").glob(f"03-01-{code}-*.flac"))[-2:]
-    clips = {c.path: c for c in read_corpus(ravdess)}
-    assert len(picked) == 6 and all(clips[p].emotion == codes[p.name[6:8]] for p in picked)
-    picked = [clips[p] for p in picked]
-    return build_material(picked, progress=False)
-
-
 SETTINGS = EmotionFitSettings(prosody_steps=12, decoder_steps=2, clips_per_step=2, crop_frames=16,
                               context_frames=4, learning_rate=0.03, checkpoint_every=4)
 

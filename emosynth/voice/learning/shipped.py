@@ -9,6 +9,9 @@ checkpointed under the cache, resumed when run again), read on the held-out sent
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
 import logging
 import os
 from collections.abc import Sequence
@@ -18,7 +21,9 @@ from pathlib import Path
 from ...errors import EmosynthError
 from ...io import cache_dir
 from ...recognizer.corpus import read_corpora
+from ..emotion_contour import EmotionContour
 from ..prosody import EmotionEmbeddings
+from .contour_fit import ContourSettings, contour_examples, fit_contour
 from .emotion_fit import (
     HALVES,
     EmotionFitSettings,
@@ -31,7 +36,7 @@ from .fit_report import held_out_report
 from .material import ClipMaterial, build_material
 from .split import FIT_SPEAKERS, HELD_OUT_SENTENCES, JUDGE_SPEAKERS
 
-__all__ = ["fit_material", "fit_shipped_embeddings"]
+__all__ = ["fit_material", "fit_shipped_contour", "fit_shipped_embeddings"]
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +83,40 @@ def fit_shipped_embeddings(data_dirs: Sequence[str | os.PathLike[str]], out: Pat
         }
         merged_embeddings(states, info).save(out)
     return states
+
+
+def fit_shipped_contour(data_dirs: Sequence[str | os.PathLike[str]], out: Path,
+                        settings: ContourSettings | None = None, *, progress: bool = True,
+                        workers: int = 1) -> EmotionContour | None:
+    """Fit the emotion contour (:mod:`.contour_fit`) on top of the finished prosody half of the
+    shipped embedding fit and write it to ``out``; None (nothing written) while that half is not
+    done. Its info reports the held-out sentences' F0 error with and without it."""
+    settings = settings or ContourSettings()
+    fit, held = fit_material(data_dirs, progress=progress, workers=workers)
+    folder = cache_dir() / "emotion-fit" / EmotionFitSettings().key([m.content_sha256 for m in fit])
+    state = read_half(fit, folder, "prosody")
+    if state is None or not state.done:
+        return None
+    key = f"{folder.name}-{hashlib.sha256(json.dumps(asdict(settings), sort_keys=True).encode()).hexdigest()[:8]}"
+    try:
+        if EmotionContour.load(out).info.get("fit_key") == key:
+            return EmotionContour.load(out)
+    except EmosynthError:
+        pass
+    examples = contour_examples(fit, state, progress=progress)
+    held_examples = contour_examples(held, state, progress=progress)
+    log.info("fitting the emotion contour on %d emotional clips", len(examples))
+    contour = fit_contour(examples, settings, held_out=held_examples, progress=progress)
+    info = {**contour.info, "fit_key": key, "on_prosody_fit": folder.name,
+            "method": "a shift of log F0 per 12.5 ms step, linear in one learned vector per emotion, from a "
+                      "dilated convolution stack over Kokoro's aligned text features and predicted curves; fitted "
+                      "on top of the prosody embedding (emosynth.voice.learning.contour_fit)",
+            "fit_speakers": sorted(FIT_SPEAKERS), "judge_speakers_never_fitted": sorted(JUDGE_SPEAKERS),
+            "held_out_sentences": sorted(HELD_OUT_SENTENCES, key=lambda s: int(s.split("-")[1])),
+            "data_licence": "fitted on RAVDESS (CC BY-NC-SA 4.0) and nEMO (CC BY-NC-SA 4.0): non-commercial"}
+    contour = dataclasses.replace(contour, info=info)
+    contour.save(out)
+    return contour
 
 
 def _written(out: Path, key: str) -> bool:
