@@ -31,7 +31,7 @@ from .voice.contours import F0_STEP_S, shape_f0
 from .voice.prosody import ProsodyPlan
 from .voice.references import voice_reference
 from .voice.text import PhonemeChunk, text_to_chunks
-from .voice.voices import Voice, load_voice
+from .voice.voices import Voice, emotion_contour, load_voice
 from .voice.windowed import decode_windows, window_cuts
 
 __all__ = ["PhonemeTiming", "SoundPiece", "SpeechChunk", "Utterance", "Synthesizer", "AUDIO_FORMATS"]
@@ -206,6 +206,11 @@ class Synthesizer:
         style += plan.style_offset.astype(np.float32)
         c = plan.controls
         prediction = backbone.predict(chunk.token_ids, style, speed=speed, duration_scale=c.duration_factor)
+        if plan.contour.any():  # the emotion's timing first (the curves follow it), then its F0
+            contour = emotion_contour()
+            scales = c.duration_factor * contour.duration_scales(plan.contour, prediction)
+            prediction = backbone.predict(chunk.token_ids, style, speed=speed, duration_scale=scales)
+            prediction = contour.shaped(prediction, plan.contour)
         prediction = prediction.with_contours(
             f0_hz=shape_f0(prediction.f0_hz, scale=c.f0_factor, range_scale=c.f0_range_factor))
         edge = int(_EDGE_S * SAMPLE_RATE_HZ)

@@ -44,6 +44,7 @@ from ..emotions import PRIMARY_EMOTIONS
 from ..profiles import load_human_profiles
 from ..recognizer import Recognizer, SpeakerReference
 from .backbone import SAMPLE_RATE_HZ
+from .emotion_contour import EmotionContour
 from .prosody import EmotionEmbeddings, EmotionToken, EmotionTokenBank, ProsodyControls
 from .references import write_reference
 from .voices import Voice, VoiceInfo, assets_dir, reference_path
@@ -124,9 +125,10 @@ def human_tokens(gender: str) -> dict[str, ProsodyControls]:
 
 
 def embedding_prosody(info: VoiceInfo, embeddings: EmotionEmbeddings, sentences: Sequence[str], *,
-                      neutral: Sequence[np.ndarray] | None = None,
+                      contour: EmotionContour | None = None, neutral: Sequence[np.ndarray] | None = None,
                       progress: Callable[[], None] | None = None) -> dict[str, ProsodyControls]:
-    """What each learned embedding alone (scale 1, no explicit controls) does to the voice's F0
+    """What each learned embedding alone (scale 1, with the emotion's F0 contour when ``contour``
+    is given, no explicit controls) does to the voice's F0
     level, F0 range, tempo and level, in the controls' units: each sentence's rendition measured
     against the voice's neutral rendition of it with the human profiles' measure (Harvest F0),
     then averaged over sentences (differences arithmetically, ratios geometrically, as the
@@ -134,7 +136,7 @@ def embedding_prosody(info: VoiceInfo, embeddings: EmotionEmbeddings, sentences:
     from ..profiles.measure import measure_clip
 
     zero = ProsodyControls()
-    bank = EmotionTokenBank(tokens={e: EmotionToken(style=embeddings.offsets[e], controls=zero) for e in _EMOTIONS})
+    bank = _bank(embeddings, dict.fromkeys(_EMOTIONS, zero), dict.fromkeys(_EMOTIONS, 1.0), {}, contour)
     voice = _voice(info, bank)
     if neutral is None:
         neutral = renditions(voice, sentences, progress=progress)
@@ -157,9 +159,10 @@ def _voice(info: VoiceInfo, tokens: EmotionTokenBank) -> Voice:
 
 
 def _bank(embeddings: EmotionEmbeddings, controls: dict[str, ProsodyControls], alphas: dict[str, float],
-          info: dict) -> EmotionTokenBank:
+          info: dict, contour: EmotionContour | None = None) -> EmotionTokenBank:
     return EmotionTokenBank(
-        tokens={e: EmotionToken(style=alphas[e] * embeddings.offsets[e], controls=alphas[e] * controls[e])
+        tokens={e: EmotionToken(style=alphas[e] * embeddings.offsets[e], controls=alphas[e] * controls[e],
+                                contour=alphas[e] * contour.vectors[e] if contour is not None else np.zeros(0))
                 for e in _EMOTIONS},
         info=info)
 
@@ -169,11 +172,14 @@ def fit_voice(
     *,
     recognizer: Recognizer,
     embeddings: EmotionEmbeddings,
+    contour: EmotionContour | None = None,
     sentences: Sequence[str] = FIT_SENTENCES,
     progress: Callable[[], None] | None = None,
 ) -> FitResult:
     """Reference and tokens for one catalogued voice (see the module docstring). Needs the extras
-    ``asr``, ``speaker`` and ``quality`` for the constraints."""
+    ``asr``, ``speaker`` and ``quality`` for the constraints. ``contour``: the shipped emotion
+    contour (voices/emotion_contour.npz, whose network the synthesizer runs), to give each token
+    its vector scaled by the same alpha; None leaves the voice without one."""
     from ..evaluation.asr import Transcriber
     from ..evaluation.metrics import word_error_rate
     from ..evaluation.quality import QualityEstimator
@@ -193,11 +199,11 @@ def fit_voice(
 
     neutral_audio = renditions(_voice(info, EmotionTokenBank(tokens={})), sentences, progress=progress)
     neutral_features, neutral_wer, neutral_speaker, neutral_quality = assess(neutral_audio)
-    effect = embedding_prosody(info, embeddings, sentences, neutral=neutral_audio, progress=progress)
+    effect = embedding_prosody(info, embeddings, sentences, contour=contour, neutral=neutral_audio, progress=progress)
     controls = {e: human[e] - effect[e] for e in _EMOTIONS}
 
     def render(alpha: float, emotion: str) -> tuple[np.ndarray, float, np.ndarray, float]:
-        bank = _bank(embeddings, controls, dict.fromkeys(_EMOTIONS, alpha), {"voice": info.name})
+        bank = _bank(embeddings, controls, dict.fromkeys(_EMOTIONS, alpha), {"voice": info.name}, contour)
         return assess(renditions(_voice(info, bank), sentences, emotion=emotion, progress=progress))
 
     reference = recognizer.reference_from_features(neutral_features)
@@ -217,7 +223,8 @@ def fit_voice(
         "voice": info.name, "method": "the learned emotion embeddings (voices/emotions.json) added to the voice's "
         f"neutral style, with controls for what remains of the human profile (RAVDESS normal intensity, {info.gender} "
         "actors) after the embedding's own effect on this voice, both scaled by the recognizer-chosen alpha, "
-        "within the WER, speaker-similarity and quality constraints",
+        "within the WER, speaker-similarity and quality constraints"
+        + (", with the emotion's F0 contour (voices/emotion_contour.npz) scaled alike" if contour is not None else ""),
         "alpha": alphas,
         "embedding_prosody": {e: c.to_dict() for e, c in effect.items()},
         "constraints": {"max_wer_increase": MAX_WER_INCREASE, "min_speaker_similarity": MIN_SPEAKER_SIMILARITY,
@@ -226,7 +233,7 @@ def fit_voice(
         "search": {e: {str(a): t.to_dict() for a, t in s.items()} for e, s in search.items()},
         "sentences": list(sentences), "data_licence": "profiles derived from RAVDESS, CC BY-NC-SA 4.0",
     }
-    return FitResult(tokens=_bank(embeddings, controls, alphas, fit_info), reference=reference, search=search)
+    return FitResult(tokens=_bank(embeddings, controls, alphas, fit_info, contour), reference=reference, search=search)
 
 
 def renditions(voice: Voice, sentences: Sequence[str], *, emotion: str = "neutral",

@@ -6,11 +6,13 @@ embedding. Here a token has two parts, both offsets from the voice's neutral:
 * ``style``: an offset (256,) of Kokoro's whole style vector: dims 0-127 drive the decoder (the
   spectra: vocal effort, voice quality), dims 128-255 the duration, F0 and energy predictor;
 * ``controls``: explicit offsets of the cues measured on human speech: F0 level (semitones),
-  F0 range (log2 ratio around the utterance median), tempo (log2 rate ratio) and loudness (dB).
+  F0 range (log2 ratio around the utterance median), tempo (log2 rate ratio) and loudness (dB);
+* ``contour`` (when the voice has one): the emotion's vector for the learned F0 contour
+  (:mod:`.emotion_contour`), which reshapes the predicted F0 over time, not just its level.
 
 A spec resolves to signed weights over the primaries (``EmotionSpec.weights``), and the plan is
-the weighted sum of the tokens: a mixture adds, intensity scales and negation subtracts, in both
-parts alike. Both parts are linear in the weights, which keeps intensity sweeps monotone.
+the weighted sum of the tokens: a mixture adds, intensity scales and negation subtracts, in every
+part alike. Every part is linear in the weights, which keeps intensity sweeps monotone.
 """
 
 from __future__ import annotations
@@ -88,6 +90,7 @@ class EmotionToken:
 
     style: np.ndarray  # (256,) offset of the voice's neutral style vector
     controls: ProsodyControls
+    contour: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (K,) or empty: no contour
 
 
 @dataclass(frozen=True)
@@ -97,18 +100,28 @@ class EmotionTokenBank:
     tokens: Mapping[str, EmotionToken]
     info: dict = field(default_factory=dict)  # how they were fitted, with what data
 
-    def combine(self, weights: np.ndarray) -> tuple[np.ndarray, ProsodyControls]:
-        """Weighted sum of the tokens for signed weights (7,) in PRIMARY_EMOTIONS order."""
+    def combine(self, weights: np.ndarray) -> tuple[np.ndarray, ProsodyControls, np.ndarray]:
+        """Weighted sum of the tokens (style, controls, contour vector) for signed weights (7,)
+        in PRIMARY_EMOTIONS order. The contour vector is empty when the tokens have none."""
         style, controls = np.zeros(STYLE_DIM), ProsodyControls()
+        contour = np.zeros(self.contour_dims)
         for emotion, w in zip(PRIMARY_EMOTIONS, weights):
             if emotion != "neutral" and w != 0.0:
                 token = self.tokens[emotion]
                 style = style + w * token.style
                 controls = controls + w * token.controls
-        return style, controls
+                if contour.size:
+                    contour = contour + w * token.contour
+        return style, controls, contour
+
+    @property
+    def contour_dims(self) -> int:
+        """The size of the tokens' contour vectors (0: this voice has no contour)."""
+        return next(iter(self.tokens.values())).contour.size if self.tokens else 0
 
     def to_json(self) -> str:
-        body = {e: {"style": [round(float(v), 6) for v in t.style], "controls": t.controls.to_dict()}
+        body = {e: {"style": [round(float(v), 6) for v in t.style], "controls": t.controls.to_dict(),
+                    **({"contour": [round(float(v), 6) for v in t.contour]} if t.contour.size else {})}
                 for e, t in self.tokens.items()}
         return json.dumps({"info": self.info, "tokens": body}, indent=1)
 
@@ -119,7 +132,8 @@ class EmotionTokenBank:
     def load(cls, path: str | os.PathLike[str]) -> EmotionTokenBank:
         def parse(data: dict) -> dict[str, EmotionToken]:
             return {e: EmotionToken(style=np.asarray(t["style"], dtype=np.float64),
-                                    controls=ProsodyControls(**t["controls"]))
+                                    controls=ProsodyControls(**t["controls"]),
+                                    contour=np.asarray(t.get("contour", []), dtype=np.float64))
                     for e, t in data["tokens"].items()}
 
         data, tokens = _read_json(path, "emotion-token", parse)
@@ -127,6 +141,8 @@ class EmotionTokenBank:
         if missing or any(t.style.shape != (STYLE_DIM,) for t in tokens.values()):
             raise ModelError(f"{path}: needs a {STYLE_DIM}-d token for each of {list(_EMOTIONS)}; "
                              f"missing {missing}")
+        if len({t.contour.shape for t in tokens.values()}) > 1:
+            raise ModelError(f"{path}: the tokens' contour vectors differ in size (all or none, one size)")
         return cls(tokens=tokens, info=data.get("info", {}))
 
 
@@ -171,18 +187,21 @@ def _read_json(path: str | os.PathLike[str], what: str, parse: Callable[[dict], 
 
 @dataclass(frozen=True)
 class ProsodyPlan:
-    """What the voice is asked to do for one emotion: the style offset and the explicit controls."""
+    """What the voice is asked to do for one emotion: the style offset, the explicit controls and
+    the F0 contour's vector (empty or zero: F0 as predicted)."""
 
     emotion: EmotionSpec
     style_offset: np.ndarray  # (256,) added to the voice's neutral style
     controls: ProsodyControls
+    contour: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     @classmethod
     def for_emotion(cls, emotion: str | EmotionSpec, tokens: EmotionTokenBank) -> ProsodyPlan:
         spec = parse_emotion(emotion)
-        style, controls = tokens.combine(np.asarray(spec.weights))
-        return cls(emotion=spec, style_offset=style, controls=controls)
+        style, controls, contour = tokens.combine(np.asarray(spec.weights))
+        return cls(emotion=spec, style_offset=style, controls=controls, contour=contour)
 
     def to_dict(self) -> dict:
         return {"emotion": self.emotion.to_dict(), "controls": self.controls.to_dict(),
-                "style_offset_norm": round(float(np.linalg.norm(self.style_offset)), 4)}
+                "style_offset_norm": round(float(np.linalg.norm(self.style_offset)), 4),
+                "contour_norm": round(float(np.linalg.norm(self.contour)), 4)}

@@ -24,6 +24,7 @@ import numpy as np
 
 from ..recognizer.model import SpeakerReference
 from .assets import style_for
+from .emotion_contour import EmotionContour
 from .errors import VoiceError
 from .prosody import EmotionToken, EmotionTokenBank, ProsodyControls
 from .references import read_reference
@@ -108,6 +109,12 @@ def load_tokens(name: str) -> EmotionTokenBank:
     return EmotionTokenBank.load(path)
 
 
+@lru_cache(maxsize=1)
+def emotion_contour() -> EmotionContour:
+    """The shipped emotion contour model (voices/emotion_contour.npz), read once."""
+    return EmotionContour.load(assets_dir() / "emotion_contour.npz")
+
+
 def reference_path(name: str) -> Path:
     """Where a catalogued voice's shipped neutral reference lives: voices/references/NAME.npz."""
     return assets_dir() / "references" / f"{name}.npz"
@@ -127,7 +134,11 @@ def _blend_tokens(banks: list[tuple[EmotionTokenBank, float]]) -> EmotionTokenBa
         controls = ProsodyControls()
         for b, w in banks:
             controls = controls + w * b.tokens[e].controls
-        tokens[e] = EmotionToken(style=style, controls=controls)
+        # a contour only where every part has one (a voice fitted before contours existed has none)
+        contours = [b.tokens[e].contour for b, _ in banks]
+        contour = (sum(w * b.tokens[e].contour for b, w in banks) if len({c.shape for c in contours}) == 1
+                   and contours[0].size else np.zeros(0))
+        tokens[e] = EmotionToken(style=style, controls=controls, contour=contour)
     return EmotionTokenBank(tokens=tokens, info={"method": "blend of " + ", ".join(
         f"{b.info.get('voice', '?')}:{w:.2f}" for b, w in banks)})
 
