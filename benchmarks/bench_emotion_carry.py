@@ -18,8 +18,8 @@ embeddings were fitted on, the judge (trained on the other half of the speakers 
   Hz) to the recording's own voiced mean and spread, an oracle: what level and range alone carry;
 - ``timing+contour+embedding``: as ``timing+embedding`` with the learned emotion contour
   (emosynth.voice.emotion_contour) reshaping the predicted F0;
-- ``generated+contour+embedding``: as ``generated+embedding`` with the learned emotion contour's
-  durations and F0 (what `say` does with a contour, without explicit controls).
+- ``generated+contour+embedding``: as ``generated+embedding`` with the learned emotion contour
+  (what `say` does with a contour, without explicit controls).
 
 Each condition is read in plain mode and against that condition's own neutral clips of the same
 speaker (leave-one-out for the neutral clips themselves), the way bench_voice reads a voice.
@@ -107,11 +107,7 @@ def render(clip: ClipMaterial, condition: str, styles: Styles, backbone: Backbon
         aligned = (clip.sentence.t_en @ alignment.numpy()).astype(np.float32)
         p = ProsodyPrediction(clip.token_ids, style, clip.frames_per_token, f0, energy, aligned)
     else:
-        style = styles.style(clip, decoder=embedded, prosody=True)
-        p = backbone.predict(clip.token_ids, style)
-        if "+contour" in condition and clip.emotion != "neutral":  # the contour's durations, then its F0
-            p = backbone.predict(clip.token_ids, style,
-                                 duration_scale=contour.duration_scales(contour.vector(_one_hot(clip.emotion)), p))
+        p = backbone.predict(clip.token_ids, styles.style(clip, decoder=embedded, prosody=True))
     if "+contour" in condition and clip.emotion != "neutral":
         p = contour.shaped(p, contour.vector(_one_hot(clip.emotion)))
     return backbone.decode(p).audio

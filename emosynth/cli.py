@@ -187,8 +187,10 @@ def fit_emotions(data_dirs: tuple[Path, ...], names: tuple[str, ...], halves: tu
     1. Embeddings (voices/emotions.json): one style offset per emotion, fitted by gradient
        through Kokoro on the fitting half of RAVDESS and nEMO's speakers (docs/voice.md). Hours
        on 2 cores; checkpointed in the cache, so running the command again resumes.
-    2. Tokens (voices/tokens, voices/references): the embeddings on each voice's own neutral
-       style, with controls for what remains of the human profile after the embedding's own
+    2. The emotion contour (voices/emotion_contour.npz): each emotion's durations and F0 contour
+       on top of the embedding's prosody half, fitted on the same clips (minutes).
+    3. Tokens (voices/tokens, voices/references): the embeddings and contour on each voice's own
+       neutral style, with controls for what remains of the human profile after their own
        effect on that voice, scaled by what the recognizer hears within
        word-error-rate, speaker-similarity and quality constraints (extras asr, speaker, quality).
 
@@ -221,7 +223,7 @@ def fit_emotions(data_dirs: tuple[Path, ...], names: tuple[str, ...], halves: tu
         raise click.UsageError("--data is required (the RAVDESS and nEMO folders) unless --references-only")
     try:
         from .voice.learning.emotion_fit import HALVES
-        from .voice.learning.shipped import fit_shipped_embeddings
+        from .voice.learning.shipped import fit_shipped_contour, fit_shipped_embeddings
     except MissingExtraError as exc:
         raise click.ClickException(str(exc)) from None
     if not _show_progress():
@@ -235,13 +237,17 @@ def fit_emotions(data_dirs: tuple[Path, ...], names: tuple[str, ...], halves: tu
         click.echo(f"embeddings: waiting for the {' and '.join(waiting)} half; run again when it is done")
         return
     click.echo(f"embeddings: {out}")
+    contour_out = assets_dir() / "emotion_contour.npz"
+    contour = fit_shipped_contour(list(data_dirs), contour_out, progress=_show_progress())
+    click.echo(f"emotion contour: {contour_out}")
     embeddings, recognizer = EmotionEmbeddings.load(out), Recognizer.load()
     for name in names or tuple(catalog):
         total = len(FIT_SENTENCES) * (1 + 6 * (1 + len(ALPHA_GRID)))  # neutral, embedding alone, each alpha
         if not _show_progress():
             click.echo(f"fitting {name}: {total} renditions", err=True)
         with tqdm(total=total, desc=f"fitting {name}", unit="clip", disable=not _show_progress()) as bar:
-            result = fit_voice(catalog[name], recognizer=recognizer, embeddings=embeddings, progress=bar.update)
+            result = fit_voice(catalog[name], recognizer=recognizer, embeddings=embeddings, contour=contour,
+                               progress=bar.update)
         save_fit(result, name)
         click.echo(f"{name}: alpha {result.tokens.info['alpha']}")
         sys.stdout.flush()

@@ -206,11 +206,8 @@ class Synthesizer:
         style += plan.style_offset.astype(np.float32)
         c = plan.controls
         prediction = backbone.predict(chunk.token_ids, style, speed=speed, duration_scale=c.duration_factor)
-        if plan.contour.any():  # the emotion's timing first (the curves follow it), then its F0
-            contour = emotion_contour()
-            scales = c.duration_factor * contour.duration_scales(plan.contour, prediction)
-            prediction = backbone.predict(chunk.token_ids, style, speed=speed, duration_scale=scales)
-            prediction = contour.shaped(prediction, plan.contour)
+        if plan.contour.any():
+            prediction = emotion_contour().shaped(prediction, plan.contour)
         prediction = prediction.with_contours(
             f0_hz=shape_f0(prediction.f0_hz, scale=c.f0_factor, range_scale=c.f0_range_factor))
         edge = int(_EDGE_S * SAMPLE_RATE_HZ)

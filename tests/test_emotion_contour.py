@@ -14,14 +14,7 @@ import pytest
 from emosynth.emotions import PRIMARY_EMOTIONS, parse_emotion
 from emosynth.errors import ModelError
 from emosynth.voice.backbone import ProsodyPrediction
-from emosynth.voice.emotion_contour import (
-    CONTOUR_EMOTIONS,
-    EmotionContour,
-    curve_features,
-    speech_steps,
-    token_encoding,
-    token_features,
-)
+from emosynth.voice.emotion_contour import CONTOUR_EMOTIONS, EmotionContour, curve_features, speech_steps
 
 torch = pytest.importorskip("torch", reason="the contour fit needs torch (extra: speaker)")
 
@@ -42,10 +35,8 @@ def _example(seed: int = 0) -> ContourExample:
     f0 = np.where(rng.random(steps) > 0.3, 120.0 + 20.0 * rng.standard_normal(steps), 12.0)
     energy = 3.0 * rng.standard_normal(steps)
     speech = speech_steps(frames)
-    durations = frames * np.exp(0.3 * rng.standard_normal(frames.size))
-    return ContourExample("joy", 1.0, "s", "x", rng.standard_normal((512, frames.size)).astype(np.float32), frames,
-                          durations, token_features(np.maximum(np.round(durations), 1)),
-                          curve_features(f0, energy, speech), np.log(f0), energy, np.log(f0), f0 > 40)
+    return ContourExample("joy", 1.0, "s", "x", frames, curve_features(f0, energy, speech), np.log(f0), energy,
+                          np.log(f0), f0 > 40)
 
 
 @pytest.fixture(scope="module")
@@ -66,18 +57,11 @@ def test_numpy_inference_is_the_torch_model_and_survives_a_round_trip(random_mod
     net, contour = random_model
     x = _example()
     with torch.no_grad():
-        expected, expected_durations = net.shift(x).numpy(), net.log_duration_scale(x).numpy()
-    aligned = x.t_en[:, x.frame_tokens()]
-    args = (aligned, np.exp(x.predicted_log_f0), x.predicted_energy, speech_steps(x.frames_per_token))
+        expected = net.shift(x).numpy()
+    args = (np.exp(x.predicted_log_f0), x.predicted_energy, speech_steps(x.frames_per_token))
     got = contour.log_f0_shift(contour.vector(_weights("joy")), *args)
     assert np.abs(expected).max() > 0.1  # a real shift, not zeros on both sides
     np.testing.assert_allclose(got, expected, atol=1e-5)
-    # the duration head reads each token's encoding at its first frame, as inference has it
-    np.testing.assert_array_equal(token_encoding(aligned, x.frames_per_token), x.t_en)
-    rounded = np.maximum(np.round(x.predicted_durations), 1)
-    got_durations = contour.vector(_weights("joy")) @ contour.duration_basis(x.t_en, rounded)
-    assert np.abs(expected_durations).max() > 0.1
-    np.testing.assert_allclose(got_durations, expected_durations, atol=1e-5)
     contour.save(tmp_path / "c.npz")
     loaded = EmotionContour.load(tmp_path / "c.npz")
     assert loaded.info == {"note": "random"} and loaded.dilations == contour.dilations
@@ -87,9 +71,8 @@ def test_numpy_inference_is_the_torch_model_and_survives_a_round_trip(random_mod
 def test_the_shift_is_linear_in_the_spec_and_touches_voiced_steps_only(random_model):
     _, contour = random_model
     x = _example(2)
-    aligned = x.t_en[:, x.frame_tokens()]
     f0 = np.exp(x.predicted_log_f0).astype(np.float32)
-    args = (aligned, f0, x.predicted_energy, speech_steps(x.frames_per_token))
+    args = (f0, x.predicted_energy, speech_steps(x.frames_per_token))
 
     def shift(spec: str) -> np.ndarray:
         return contour.log_f0_shift(contour.vector(_weights(spec)), *args)
@@ -99,15 +82,11 @@ def test_the_shift_is_linear_in_the_spec_and_touches_voiced_steps_only(random_mo
     np.testing.assert_allclose(shift("-joy"), -shift("joy"), atol=1e-9)
     assert not shift("neutral").any()
 
+    frames = int(x.frames_per_token.sum())
     prediction = ProsodyPrediction(np.arange(1, x.frames_per_token.size - 1), np.zeros(256, np.float32),
-                                   x.frames_per_token, f0, x.predicted_energy.astype(np.float32), aligned[None])
+                                   x.frames_per_token, f0, x.predicted_energy.astype(np.float32),
+                                   np.zeros((1, 512, frames), np.float32))
     assert contour.shaped(prediction, contour.vector(_weights("neutral"))) is prediction
-    np.testing.assert_array_equal(contour.duration_scales(contour.vector(_weights("neutral")), prediction), 1.0)
-    log_scales = {spec: np.log(contour.duration_scales(contour.vector(_weights(spec)), prediction))
-                  for spec in ("joy", "anger", "joy:0.5,anger:0.5")}
-    assert log_scales["joy"].shape == (x.frames_per_token.size - 2,)  # the given tokens, not the pads
-    np.testing.assert_allclose(log_scales["joy:0.5,anger:0.5"], 0.5 * (log_scales["joy"] + log_scales["anger"]),
-                               atol=1e-9)
     shaped = contour.shaped(prediction, contour.vector(_weights("anger")))
     unvoiced = f0 < 20
     np.testing.assert_array_equal(shaped.f0_hz[unvoiced], f0[unvoiced])
@@ -136,10 +115,9 @@ def test_a_short_fit_brings_the_predicted_f0_closer_to_the_recordings(six_clips,
     assert sorted(contour.vectors) == sorted(CONTOUR_EMOTIONS)
     before, after = contour_losses(None, examples), contour_losses(contour, examples)
     for emotion in ("anger", "sadness"):
-        for term in ("f0", "duration"):
-            assert after[emotion][term] < 0.9 * before[emotion][term], (emotion, term, before, after)
-            reported = contour.info["held_out"][emotion][term]["relative_change"]
-            assert reported == pytest.approx(after[emotion][term] / before[emotion][term] - 1, abs=1e-3)
+        assert after[emotion] < 0.9 * before[emotion], (emotion, before, after)
+        reported = contour.info["held_out"][emotion]["relative_change"]
+        assert reported == pytest.approx(after[emotion] / before[emotion] - 1, abs=1e-3)
     # an emotion it never heard keeps its starting vector's tiny size: no shift to speak of
     assert np.abs(contour.vectors["fear"]).max() < 0.05
     assert PRIMARY_EMOTIONS[0] == "neutral"

@@ -279,3 +279,27 @@ def test_cli_say_bad_emotion_is_one_line_and_writes_nothing(tmp_path):
                          capture_output=True, text=True, timeout=300)
     assert run.returncode == 1 and "surprise" in run.stderr and "Traceback" not in run.stderr
     assert not out.exists()
+
+
+def test_a_voice_with_contour_vectors_reshapes_its_f0_and_nothing_else(synth):
+    """Tokens that carry the emotion contour's vectors (voices/emotion_contour.npz) change the
+    voiced F0 of an emotion, not its timing or which steps are voiced, and leave neutral alone."""
+    from emosynth.voice.prosody import EmotionToken, EmotionTokenBank
+    from emosynth.voice.voices import emotion_contour
+
+    contour = emotion_contour()
+    with_contour = {e: EmotionToken(style=t.style, controls=t.controls, contour=contour.vectors[e])
+                    for e, t in synth.voice.tokens.tokens.items()}
+    without = {e: EmotionToken(style=t.style, controls=t.controls) for e, t in synth.voice.tokens.tokens.items()}
+    shaped, plain = (Synthesizer(dataclasses.replace(synth.voice, tokens=EmotionTokenBank(tokens=tokens)))
+                     for tokens in (with_contour, without))
+    a, b = (s.say(TEXT, emotion="surprise", score=False) for s in (shaped, plain))
+    assert [p.start_sample for p in a.phonemes] == [p.start_sample for p in b.phonemes]
+    voiced = (a.f0_hz > 40) & (b.f0_hz > 40)
+    shift = np.log(a.f0_hz[voiced] / b.f0_hz[voiced])
+    assert np.abs(shift).max() > 0.02  # moved by more than a third of a semitone somewhere
+    # unvoiced steps stay unvoiced (a step on the 20-40 Hz ramp into voicing may cross the 40 Hz line)
+    assert np.mean((a.f0_hz > 0) != (b.f0_hz > 0)) < 0.02
+    assert shaped.plan("surprise").contour.shape == contour.vectors["surprise"].shape
+    np.testing.assert_array_equal(shaped.say(TEXT, emotion="neutral", score=False).audio,
+                                  plain.say(TEXT, emotion="neutral", score=False).audio)

@@ -1,22 +1,21 @@
-"""The emotion's contour: a learned, emotion-conditioned reshaping of Kokoro's predicted F0 and durations.
+"""The emotion's F0 contour: a learned, emotion-conditioned reshaping of Kokoro's predicted F0.
 
-Why: an offset of Kokoro's style moves its F0 level, not the contours people make when they
-feel something (surprise's rises, joy's wide excursions, anger's flat high stretches). Measured
+Why: an offset of Kokoro's style moves its F0 level, not the contours people make when they feel
+something (surprise's rises, joy's wide excursions, anger's flat high stretches). Measured
 (docs/voice.md, "Where the emotion is lost"), predicting F0 instead of taking the actor's costs
-most of what the judge hears, and predicting durations a little more. This stage reshapes both,
-between Kokoro's predictor and its decoder:
+much of what the judge hears. This stage shifts log F0 at every 12.5 ms step, between Kokoro's
+predictor and its decoder:
 
-    log duration scale[i] = e . D(token features)[:, i]     per phoneme token
-    log F0 shift[t]       = e . H(step features)[:, t]      per 12.5 ms step
+    shift[t] = e . H(x)[:, t]
 
-where the features are what Kokoro's predictor already gives (the text encoding, its own durations,
-F0 and energy curves, the place in the utterance), ``D`` and ``H`` small dilated convolution
-stacks shared by every emotion, and ``e`` the spec's *contour vector*: the weighted sum of one
-learned vector per non-neutral primary. Both are linear in ``e``, so mixtures add, intensity
-scales, negation subtracts, and neutral (``e = 0``) leaves the prediction exactly as it was. The
-durations change first (the predictor runs again with them, so the F0 curve follows the new
-timing), then F0. Fitted on human speech by :mod:`emosynth.voice.learning.contour_fit`; this
-module is inference only, in numpy.
+where ``x`` are Kokoro's own predicted curves and the place in the utterance
+(:func:`curve_features`), ``H`` a small dilated convolution stack shared by every emotion, and
+``e`` the spec's *contour vector*: the weighted sum of one learned vector per non-neutral
+primary. The shift is linear in ``e``, so mixtures add, intensity scales, negation subtracts, and
+neutral (``e = 0``) leaves F0 exactly as predicted. It reads no text: given the text encoding too,
+the fit learned its training sentences' contours and did worse on new ones (docs/voice.md).
+Fitted on human speech by :mod:`emosynth.voice.learning.contour_fit`; this module is inference
+only, in numpy.
 """
 
 from __future__ import annotations
@@ -39,15 +38,12 @@ from .contours import F0_STEP_S, shape_f0, voicing_weight
 if TYPE_CHECKING:
     from .backbone import ProsodyPrediction
 
-__all__ = ["CONTOUR_EMOTIONS", "N_CURVE_FEATURES", "N_TOKEN_FEATURES", "EmotionContour", "conv1d", "curve_features",
-           "speech_steps", "token_encoding", "token_features"]
+__all__ = ["CONTOUR_EMOTIONS", "N_CURVE_FEATURES", "EmotionContour", "conv1d", "curve_features", "speech_steps"]
 
 #: The emotions with a contour vector, in emosynth's order (neutral is no shift).
 CONTOUR_EMOTIONS = tuple(e for e in PRIMARY_EMOTIONS if e != "neutral")
-#: Features per step that :func:`curve_features` makes (the text projection comes on top).
+#: Features per step that :func:`curve_features` makes.
 N_CURVE_FEATURES = 6
-#: Features per token that :func:`token_features` makes (the text projection comes on top).
-N_TOKEN_FEATURES = 3
 #: Place-in-utterance features saturate here: a contour's start and end are what it marks.
 _EDGE_S = 2.0
 _LEAK = 0.1
@@ -79,26 +75,6 @@ def curve_features(f0_hz: np.ndarray, energy: np.ndarray, speech: tuple[int, int
                      since, left, place]).astype(np.float32)
 
 
-def token_features(frames_per_token: np.ndarray) -> np.ndarray:
-    """(3, tokens) float32 from the frames per token (pads included at both ends): log frames about
-    the speech tokens' mean (0 for the pads), whether a token is a pad, and its place in the speech."""
-    frames = np.asarray(frames_per_token, dtype=np.float64)
-    n = frames.size
-    log_frames = np.log(np.maximum(frames, 1.0))
-    speech = np.zeros(n, dtype=bool)
-    speech[1:-1] = True
-    centred = np.where(speech, log_frames - log_frames[speech].mean(), 0.0) if n > 2 else np.zeros(n)
-    place = np.clip((np.arange(n) - 1) / max(n - 3, 1), 0.0, 1.0)
-    return np.stack([centred, (~speech).astype(np.float64), place]).astype(np.float32)
-
-
-def token_encoding(aligned: np.ndarray, frames_per_token: np.ndarray) -> np.ndarray:
-    """(512, tokens): each token's text encoding, read at its first frame of the aligned features
-    (every token has at least one frame)."""
-    starts = np.concatenate([[0], np.cumsum(frames_per_token)[:-1]]).astype(np.int64)
-    return np.asarray(aligned)[:, starts]
-
-
 def conv1d(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, dilation: int = 1) -> np.ndarray:
     """(in, T) -> (out, T): a 'same'-padded (zeros) dilated convolution, as torch's Conv1d with
     ``padding=dilation * (kernel - 1) // 2`` computes it; ``weight`` is (out, in, kernel)."""
@@ -116,7 +92,7 @@ class EmotionContour:
 
     weights: Mapping[str, np.ndarray]
     vectors: Mapping[str, np.ndarray]  # emotion -> (K,)
-    dilations: Mapping[str, tuple[int, ...]]  # per head, "f0" and "duration"
+    dilations: tuple[int, ...]
     info: dict = field(default_factory=dict)
 
     def vector(self, emotion_weights: np.ndarray) -> np.ndarray:
@@ -128,54 +104,33 @@ class EmotionContour:
                 out = out + w * self.vectors[emotion]
         return out
 
-    def _head(self, name: str, x: np.ndarray) -> np.ndarray:
-        w, p = self.weights, f"{name}."
-        h = conv1d(x, w[p + "inp.weight"], w[p + "inp.bias"])
-        for i, d in enumerate(self.dilations[name]):
-            y = conv1d(h, w[f"{p}blocks.{i}.weight"], w[f"{p}blocks.{i}.bias"], d)
+    def basis(self, f0_hz: np.ndarray, energy: np.ndarray, speech: tuple[int, int]) -> np.ndarray:
+        """H: (K, steps) for the predictor's curves (steps,) and the speech's [start, stop) steps."""
+        w = self.weights
+        h = conv1d(curve_features(f0_hz, energy, speech), w["inp.weight"], w["inp.bias"])
+        for i, d in enumerate(self.dilations):
+            y = conv1d(h, w[f"blocks.{i}.weight"], w[f"blocks.{i}.bias"], d)
             h = h + np.where(y > 0, y, _LEAK * y)
-        return conv1d(h, w[p + "out.weight"], w[p + "out.bias"])
+        return conv1d(h, w["out.weight"], w["out.bias"])
 
-    def f0_basis(self, aligned: np.ndarray, f0_hz: np.ndarray, energy: np.ndarray,
-                 speech: tuple[int, int]) -> np.ndarray:
-        """H: (K, steps) for the predictor's aligned features (512, frames) and curves (2 * frames,)."""
-        text = np.repeat(self.weights["f0.text.weight"] @ np.asarray(aligned, dtype=np.float32), 2, axis=-1)
-        return self._head("f0", np.concatenate([text, curve_features(f0_hz, energy, speech)]))
-
-    def duration_basis(self, encoding: np.ndarray, frames_per_token: np.ndarray) -> np.ndarray:
-        """D: (K, tokens) for the tokens' text encodings (512, tokens) and frames (tokens,)."""
-        text = self.weights["duration.text.weight"] @ np.asarray(encoding, dtype=np.float32)
-        return self._head("duration", np.concatenate([text, token_features(frames_per_token)]))
-
-    def log_f0_shift(self, vector: np.ndarray, aligned: np.ndarray, f0_hz: np.ndarray, energy: np.ndarray,
+    def log_f0_shift(self, vector: np.ndarray, f0_hz: np.ndarray, energy: np.ndarray,
                      speech: tuple[int, int]) -> np.ndarray:
         """Shift of log F0 per step (steps,) for a contour vector; zeros for the zero vector."""
         if not np.any(vector):
             return np.zeros(np.asarray(f0_hz).size)
-        return np.asarray(vector, dtype=np.float64) @ self.f0_basis(aligned, f0_hz, energy, speech).astype(np.float64)
-
-    def duration_scales(self, vector: np.ndarray, prediction: ProsodyPrediction) -> np.ndarray:
-        """Per given token (pads left out: n values), the factor its duration is multiplied by;
-        ones for the zero vector."""
-        n = prediction.token_ids.size
-        if not np.any(vector):
-            return np.ones(n)
-        basis = self.duration_basis(token_encoding(prediction.aligned[0], prediction.frames_per_token),
-                                    prediction.frames_per_token)
-        return np.exp(np.asarray(vector, dtype=np.float64) @ basis.astype(np.float64))[1:-1]
+        return np.asarray(vector, dtype=np.float64) @ self.basis(f0_hz, energy, speech).astype(np.float64)
 
     def shaped(self, prediction: ProsodyPrediction, vector: np.ndarray) -> ProsodyPrediction:
         """``prediction`` with its F0 reshaped for a contour vector (voiced steps only)."""
         if not np.any(vector):
             return prediction
-        shift = self.log_f0_shift(vector, prediction.aligned[0], prediction.f0_hz, prediction.energy,
-                                  speech_steps(prediction.frames_per_token))
+        shift = self.log_f0_shift(vector, prediction.f0_hz, prediction.energy, speech_steps(prediction.frames_per_token))
         return prediction.with_contours(f0_hz=shape_f0(prediction.f0_hz, scale=np.exp(shift)))
 
     def to_bytes(self) -> bytes:
         arrays = {f"w/{k}": np.asarray(v, dtype=np.float32) for k, v in self.weights.items()}
         arrays.update({f"e/{k}": np.asarray(v, dtype=np.float32) for k, v in self.vectors.items()})
-        meta = {"dilations": {k: list(v) for k, v in self.dilations.items()}, "info": self.info}
+        meta = {"dilations": list(self.dilations), "info": self.info}
         buffer = io.BytesIO()
         np.savez(buffer, meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8), **arrays)
         return buffer.getvalue()
@@ -198,5 +153,4 @@ class EmotionContour:
         missing = [e for e in CONTOUR_EMOTIONS if e not in vectors]
         if missing:
             raise ModelError(f"{p}: needs a contour vector for each of {list(CONTOUR_EMOTIONS)}; missing {missing}")
-        dilations = {k: tuple(v) for k, v in meta["dilations"].items()}
-        return cls(weights=weights, vectors=vectors, dilations=dilations, info=meta.get("info", {}))
+        return cls(weights=weights, vectors=vectors, dilations=tuple(meta["dilations"]), info=meta.get("info", {}))

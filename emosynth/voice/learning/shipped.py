@@ -109,8 +109,8 @@ def fit_shipped_contour(data_dirs: Sequence[str | os.PathLike[str]], out: Path,
     contour = fit_contour(examples, settings, held_out=held_examples, progress=progress)
     info = {**contour.info, "fit_key": key, "on_prosody_fit": folder.name,
             "method": "a shift of log F0 per 12.5 ms step, linear in one learned vector per emotion, from a "
-                      "dilated convolution stack over Kokoro's aligned text features and predicted curves; fitted "
-                      "on top of the prosody embedding (emosynth.voice.learning.contour_fit)",
+                      "dilated convolution stack over Kokoro's predicted F0 and energy and the place in the "
+                      "utterance; fitted on top of the prosody embedding (emosynth.voice.learning.contour_fit)",
             "fit_speakers": sorted(FIT_SPEAKERS), "judge_speakers_never_fitted": sorted(JUDGE_SPEAKERS),
             "held_out_sentences": sorted(HELD_OUT_SENTENCES, key=lambda s: int(s.split("-")[1])),
             "data_licence": "fitted on RAVDESS (CC BY-NC-SA 4.0) and nEMO (CC BY-NC-SA 4.0): non-commercial"}
