@@ -49,7 +49,8 @@ from .prosody import EmotionEmbeddings, EmotionToken, EmotionTokenBank, ProsodyC
 from .references import write_reference
 from .voices import Voice, VoiceInfo, assets_dir, reference_path
 
-__all__ = ["FIT_SENTENCES", "ALPHA_GRID", "human_tokens", "embedding_prosody", "fit_voice", "FitResult", "neutral_reference",
+__all__ = ["FIT_SENTENCES", "ALPHA_GRID", "human_tokens", "embedding_prosody", "token_bank", "fit_voice", "FitResult",
+           "neutral_reference",
            "rendition_features", "choose_alpha", "Trial", "MAX_WER_INCREASE", "MIN_SPEAKER_SIMILARITY",
            "MAX_QUALITY_DROP", "keeps_constraints"]
 
@@ -136,7 +137,7 @@ def embedding_prosody(info: VoiceInfo, embeddings: EmotionEmbeddings, sentences:
     from ..profiles.measure import measure_clip
 
     zero = ProsodyControls()
-    bank = _bank(embeddings, dict.fromkeys(_EMOTIONS, zero), dict.fromkeys(_EMOTIONS, 1.0), {}, contour)
+    bank = token_bank(embeddings, dict.fromkeys(_EMOTIONS, zero), dict.fromkeys(_EMOTIONS, 1.0), {}, contour)
     voice = _voice(info, bank)
     if neutral is None:
         neutral = renditions(voice, sentences, progress=progress)
@@ -158,8 +159,9 @@ def _voice(info: VoiceInfo, tokens: EmotionTokenBank) -> Voice:
     return Voice(name=info.name, parts=((info, 1.0),), tokens=tokens, reference=None)
 
 
-def _bank(embeddings: EmotionEmbeddings, controls: dict[str, ProsodyControls], alphas: dict[str, float],
-          info: dict, contour: EmotionContour | None = None) -> EmotionTokenBank:
+def token_bank(embeddings: EmotionEmbeddings, controls: dict[str, ProsodyControls], alphas: dict[str, float],
+               info: dict, contour: EmotionContour | None = None) -> EmotionTokenBank:
+    """Each emotion's token: alpha x (its embedding, its controls and, with ``contour``, its contour vector)."""
     return EmotionTokenBank(
         tokens={e: EmotionToken(style=alphas[e] * embeddings.offsets[e], controls=alphas[e] * controls[e],
                                 contour=alphas[e] * contour.vectors[e] if contour is not None else np.zeros(0))
@@ -203,7 +205,7 @@ def fit_voice(
     controls = {e: human[e] - effect[e] for e in _EMOTIONS}
 
     def render(alpha: float, emotion: str) -> tuple[np.ndarray, float, np.ndarray, float]:
-        bank = _bank(embeddings, controls, dict.fromkeys(_EMOTIONS, alpha), {"voice": info.name}, contour)
+        bank = token_bank(embeddings, controls, dict.fromkeys(_EMOTIONS, alpha), {"voice": info.name}, contour)
         return assess(renditions(_voice(info, bank), sentences, emotion=emotion, progress=progress))
 
     reference = recognizer.reference_from_features(neutral_features)
@@ -233,7 +235,7 @@ def fit_voice(
         "search": {e: {str(a): t.to_dict() for a, t in s.items()} for e, s in search.items()},
         "sentences": list(sentences), "data_licence": "profiles derived from RAVDESS, CC BY-NC-SA 4.0",
     }
-    return FitResult(tokens=_bank(embeddings, controls, alphas, fit_info, contour), reference=reference, search=search)
+    return FitResult(tokens=token_bank(embeddings, controls, alphas, fit_info, contour), reference=reference, search=search)
 
 
 def renditions(voice: Voice, sentences: Sequence[str], *, emotion: str = "neutral",
