@@ -187,8 +187,8 @@ def fit_emotions(data_dirs: tuple[Path, ...], names: tuple[str, ...], halves: tu
     1. Embeddings (voices/emotions.json): one style offset per emotion, fitted by gradient
        through Kokoro on the fitting half of RAVDESS and nEMO's speakers (docs/voice.md). Hours
        on 2 cores; checkpointed in the cache, so running the command again resumes.
-    2. The emotion contour (voices/emotion_contour.npz): each emotion's durations and F0 contour
-       on top of the embedding's prosody half, fitted on the same clips (minutes).
+    2. The emotion contour (voices/emotion_contour.npz): each emotion's F0 contour on top of
+       the embedding's prosody half, fitted on the same clips (minutes).
     3. Tokens (voices/tokens, voices/references): the embeddings and contour on each voice's own
        neutral style, with controls for what remains of the human profile after their own
        effect on that voice, scaled by what the recognizer hears within

@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from ...emotions import PRIMARY_EMOTIONS
+from ..contours import VOICED_MIN_HZ
 from ..emotion_contour import CONTOUR_EMOTIONS, N_CURVE_FEATURES, EmotionContour, curve_features, speech_steps
 from .emotion_fit import EMOTIONS, FitState
 from .kokoro_torch import KokoroProsody, alignment_matrix
@@ -88,7 +89,7 @@ def contour_examples(material: Sequence[ClipMaterial], prosody_fit: FitState, *,
             inside = np.zeros(f0.size, dtype=bool)
             inside[speech[0]:speech[1]] = True
             target = np.asarray(c.f0_hz, dtype=np.float64)
-            mask = inside & (target > 0) & (f0 > 40.0)
+            mask = inside & (target > 0) & (f0 > VOICED_MIN_HZ)  # voiced in both
             out.append(ContourExample(
                 emotion=c.emotion, weight=float(styles.emotion_weight(c)), speaker=c.speaker,
                 sentence_id=c.sentence_id, frames_per_token=c.frames_per_token,

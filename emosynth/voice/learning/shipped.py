@@ -99,8 +99,9 @@ def fit_shipped_contour(data_dirs: Sequence[str | os.PathLike[str]], out: Path,
         return None
     key = f"{folder.name}-{hashlib.sha256(json.dumps(asdict(settings), sort_keys=True).encode()).hexdigest()[:8]}"
     try:
-        if EmotionContour.load(out).info.get("fit_key") == key:
-            return EmotionContour.load(out)
+        written = EmotionContour.load(out)
+        if written.info.get("fit_key") == key:
+            return written
     except EmosynthError:
         pass
     examples = contour_examples(fit, state, progress=progress)
