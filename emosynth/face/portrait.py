@@ -63,11 +63,21 @@ _MEETING = np.array([_UPPER_INNER + sum((lids[0][1:-1] for lids in _LIDS.values(
                      _LOWER_INNER + sum((lids[1][1:-1] for lids in _LIDS.values()), ())])
 # On a photo, FaceLandmarker reads the brows lowered only when the whole brow comes down (the head's
 # browDown drops mostly the inner end): there, browDown also lowers the outer brow by as much as
-# browOuterUp raises it, and the inner one by half of what browInnerUp raises it.
+# browOuterUp raises it, and the inner one by half of what browInnerUp raises it. And it pushes the
+# eye cover fold down over the lid (FACS's AU4), taking back as much of eyeWide's lid raise: on a
+# photo a lid raised into a lowered brow squeezes the skin between them to a line, and anger's
+# AU4+5 then read as brows that never came down (FaceLandmarker's browDown on the astronaut in
+# anger: 0.09; 0.44 with this and the brow's shadow below).
 _PHOTO_MIX = np.eye(len(ARKIT_BLENDSHAPES))
 for _side in ("Left", "Right"):
     _PHOTO_MIX[ARKIT_BLENDSHAPES.index(f"browDown{_side}"), ARKIT_BLENDSHAPES.index(f"browOuterUp{_side}")] = -1.0
     _PHOTO_MIX[ARKIT_BLENDSHAPES.index(f"browDown{_side}"), ARKIT_BLENDSHAPES.index("browInnerUp")] = -0.25
+    _PHOTO_MIX[ARKIT_BLENDSHAPES.index(f"browDown{_side}"), ARKIT_BLENDSHAPES.index(f"eyeWide{_side}")] = -1.0
+# A lowered brow (AU4) bulges and shades the upper lid under it; on the photo that shadow is what
+# shows the brow has come down (a thin brow squeezed toward the lid reads as unmoved): the skin from
+# the brow's lower edge to the lid margin is darkened by up to this share at browDown 1.
+_BROW_SHADE = 0.6
+_LOWER_BROW = {"Left": (276, 283, 282, 295, 285), "Right": (46, 53, 52, 65, 55)}  # outer to inner end
 _MOUTH_DARK = np.array([62.0, 24.0, 28.0])  # a cavity in shadow, not a black hole
 _MOUTH_TONGUE = np.array([122.0, 50.0, 54.0])
 _TEETH = np.array([226.0, 221.0, 208.0])
@@ -436,8 +446,28 @@ class PortraitRenderer:
         image[self._box] = cv2.remap(self.portrait.image, map_x, map_y, cv2.INTER_LINEAR,
                                      borderMode=cv2.BORDER_REPLICATE)
         self._paint_mouth(image, target)
+        self._shade_brows(image, target, weights)
         self._draw_lashes(image, target)
         return image
+
+    def _shade_brows(self, image: np.ndarray, target: np.ndarray, weights: np.ndarray) -> None:
+        """The lowered brow's shadow over each upper lid, as deep as browDown is strong."""
+        cv2 = _cv2()
+        for side, (upper, _) in _LIDS.items():
+            strength = _BROW_SHADE * float(np.clip(weights[ARKIT_BLENDSHAPES.index(f"browDown{side}")], 0.0, 1.0))
+            if strength < 0.01:
+                continue
+            area = np.vstack([target[list(_LOWER_BROW[side])], target[list(reversed(upper))]])
+            blur = 2 * round(0.015 * self._face_height) + 1  # a soft edge, about 3% of the face
+            x0, y0 = np.maximum(np.floor(area.min(axis=0)).astype(int) - blur, 0)
+            x1, y1 = np.minimum(np.ceil(area.max(axis=0)).astype(int) + blur + 1, self.size)
+            if x1 <= x0 or y1 <= y0:
+                continue
+            mask = np.zeros((y1 - y0, x1 - x0), np.float32)
+            cv2.fillPoly(mask, [np.round((area - [x0, y0]) * 16).astype(np.int32)], 1.0, cv2.LINE_AA, 4)
+            shade = 1.0 - strength * cv2.GaussianBlur(mask, (blur, blur), 0)
+            region = image[y0:y1, x0:x1].astype(np.float32) * shade[..., None]
+            image[y0:y1, x0:x1] = np.clip(region, 0, 255).astype(np.uint8)
 
     def _draw_lashes(self, image: np.ndarray, target: np.ndarray) -> None:
         """A smooth lash line along each upper lid that has come down most of the way."""
