@@ -221,6 +221,23 @@ def test_a_photo_with_raised_brows_is_brought_down_and_a_grey_photo_gets_a_grey_
     assert np.median(np.ptp(colour, axis=-1)) > 15
 
 
+def test_the_upper_teeth_show_as_far_as_the_upper_lip_is_lifted(renderer):
+    """A jaw opening alone shows the mouth's interior without teeth (the relaxed upper lip covers
+    them; a band of teeth in every open mouth read as a smile to the fer judge); a smile or a
+    raised upper lip (f, v) shows them."""
+    import cv2
+
+    def teeth(weights) -> int:  # bright pixels inside the inner lips' opening
+        frame = renderer.frame(weights).astype(int)
+        opening = np.zeros(frame.shape[:2], np.uint8)
+        cv2.fillPoly(opening, [np.round(renderer.targets(weights)[renderer._lip_loop()]).astype(np.int32)], 1)
+        return int(((opening > 0) & (frame.min(axis=-1) > 150)).sum())
+
+    assert teeth(w(jawOpen=0.3)) < 10
+    assert teeth(w(jawOpen=0.3, mouthSmileLeft=1.0, mouthSmileRight=1.0)) > 150
+    assert teeth(w(jawOpen=0.3, mouthUpperUpLeft=0.6, mouthUpperUpRight=0.6)) > 50
+
+
 def test_the_photo_shows_angers_lowered_brows(renderer, reader):
     """The astronaut's brows are thin: lowered by the warp alone, with anger's lid raise under
     them, FaceLandmarker read them unmoved (browDown 0.09); the lid raise taken back by the brow

@@ -68,6 +68,9 @@ _LOWER_BROW = {"Left": (276, 283, 282, 295, 285), "Right": (46, 53, 52, 65, 55)}
 _MOUTH_DARK = np.array([62.0, 24.0, 28.0])  # a cavity in shadow, not a black hole
 _MOUTH_TONGUE = np.array([122.0, 50.0, 54.0])
 _TEETH = np.array([226.0, 221.0, 208.0])
+_TEETH_AT_REST = 0.0  # of the upper teeth's height shown when neither smile nor upper-lip raise lifts the lip
+_SMILE = [ARKIT_BLENDSHAPES.index(f"mouthSmile{s}") for s in ("Left", "Right")]
+_UPPER_UP = [ARKIT_BLENDSHAPES.index(f"mouthUpperUp{s}") for s in ("Left", "Right")]
 _LUMA = np.array([0.299, 0.587, 0.114])  # Rec. 601 weights: the grey of a painted colour
 # Median chroma (max - min channel) of skin in an ordinary colour photo: the astronaut's is 59,
 # Grace Hopper's 109, a black-and-white photo's 0. At or above it the mouth is painted in colour.
@@ -299,10 +302,17 @@ class PortraitRenderer:
         image = self.portrait.image.copy()
         image[self._box] = cv2.remap(self.portrait.image, map_x, map_y, cv2.INTER_LINEAR,
                                      borderMode=cv2.BORDER_REPLICATE)
-        self._paint_mouth(image, target)
+        self._paint_mouth(image, target, weights)
         self._shade_brows(image, target, weights)
         self._draw_lashes(image, target)
         return image
+
+    @staticmethod
+    def _teeth_shown(weights: np.ndarray) -> float:
+        """How much of the upper teeth shows under the upper lip: a sliver while speaking, all of
+        them in a smile or a raised upper lip (a broad band of teeth reads as a smile to fer)."""
+        lift = max(np.mean(weights[_SMILE]), np.mean(weights[_UPPER_UP]))
+        return _TEETH_AT_REST + (1.0 - _TEETH_AT_REST) * float(np.clip(lift, 0.0, 1.0))
 
     def _shade_brows(self, image: np.ndarray, target: np.ndarray, weights: np.ndarray) -> None:
         """The lowered brow's shadow over each upper lid, as deep as browDown is strong."""
@@ -343,7 +353,7 @@ class PortraitRenderer:
             region = image[y0:y1, x0:x1].astype(np.float32)
             image[y0:y1, x0:x1] = np.clip(region + alpha * (self._lash - region), 0, 255).astype(np.uint8)
 
-    def _paint_mouth(self, image: np.ndarray, target: np.ndarray) -> None:
+    def _paint_mouth(self, image: np.ndarray, target: np.ndarray, weights: np.ndarray) -> None:
         """A mouth interior inside the target's inner-lip contour, where the lips part."""
         cv2 = _cv2()
         left, right = target[_LIP_CORNERS[0]], target[_LIP_CORNERS[1]]
@@ -374,7 +384,8 @@ class PortraitRenderer:
         shade = (0.6 + 0.4 * centred)[..., None]
         tongue = (np.clip((depth - 0.55) / 0.45, 0, 1) ** 2)[..., None]
         colour = (_MOUTH_DARK + tongue * (_MOUTH_TONGUE - _MOUTH_DARK)) * shade
-        teeth_h = np.minimum(0.45 * gap, 0.12 * width) * np.clip(1.0 - ((u - width / 2) / (0.38 * width)) ** 4, 0, 1)
+        teeth_h = (np.minimum(0.45 * gap, 0.12 * width) * self._teeth_shown(weights)
+                   * np.clip(1.0 - ((u - width / 2) / (0.38 * width)) ** 4, 0, 1))
         below_lip = v - top
         teeth = ((below_lip < teeth_h) & (teeth_h > 0.5))[..., None]
         teeth_shade = (0.78 + 0.22 * np.clip(1.0 - below_lip / np.maximum(teeth_h, 1e-3), 0, 1))[..., None]
