@@ -293,6 +293,24 @@ def test_cli_say_bad_emotion_is_one_line_and_writes_nothing(tmp_path):
     assert not out.exists()
 
 
+def test_a_token_far_beyond_its_fit_still_gives_finite_audio(synth):
+    """tebukuro's fit tried surprise at twice its token with the contour and got NaN audio (F0 at
+    10^8 Hz): the contour's shift and the edited F0 are bounded, so even a contour vector four
+    times the largest shipped one gives finite audio at a bounded F0."""
+    from emosynth.voice.contours import F0_MAX_HZ
+    from emosynth.voice.prosody import EmotionToken, EmotionTokenBank
+    from emosynth.voice.voices import emotion_contour
+
+    contour = emotion_contour()
+    extreme = {e: EmotionToken(style=2.0 * t.style, controls=2.0 * t.controls, contour=4.0 * contour.vectors[e])
+               for e, t in synth.voice.tokens.tokens.items()}
+    voice = dataclasses.replace(synth.voice, tokens=EmotionTokenBank(tokens=extreme))
+    for emotion in ("surprise:1.5", "fear:1.5"):
+        u = Synthesizer(voice).say(TEXT, emotion=emotion, score=False)
+        assert np.all(np.isfinite(u.audio)) and np.abs(u.audio).max() > 0.05
+        assert u.f0_hz.max() <= F0_MAX_HZ
+
+
 def test_a_voice_with_contour_vectors_reshapes_its_f0_and_nothing_else(synth):
     """Tokens that carry the emotion contour's vectors (voices/emotion_contour.npz) change the
     voiced F0 of an emotion, not its timing or which steps are voiced, and leave neutral alone."""

@@ -177,6 +177,18 @@ def test_f0_scale_raises_the_measured_pitch_by_the_expected_interval(backbone, c
     assert shift == pytest.approx(SEMITONES_1_25, abs=0.5)
 
 
+def test_edited_f0_never_goes_above_the_ceiling():
+    """A range widened far (an exaggerated emotion's edits compounding) stays at most F0_MAX_HZ:
+    unbounded, such edits reached 10^8 Hz and made the decoder's audio NaN."""
+    from emosynth.voice.contours import F0_MAX_HZ, UNVOICED_MAX_HZ, shape_f0
+
+    f0 = np.array([0.0, 110.0, 180.0, 95.0, 400.0, 0.0], dtype=np.float32)
+    wide = shape_f0(f0, scale=3.0, range_scale=20.0)
+    assert wide.max() == pytest.approx(F0_MAX_HZ) and np.all(np.isfinite(wide))
+    assert wide[0] < UNVOICED_MAX_HZ and wide[-1] < UNVOICED_MAX_HZ  # unvoiced stays unvoiced
+    assert np.all(shape_f0(f0, scale=1.1) <= F0_MAX_HZ) and shape_f0(f0, scale=1.1)[1] == pytest.approx(121.0)
+
+
 def test_f0_range_widens_and_flattens_the_measured_contour(backbone, chunk, neutral):
     def spread(out) -> float:
         return float(np.nanstd(12 * np.log2(_pitch_hz(out.audio))))

@@ -23,6 +23,7 @@ __all__ = [
     "F0_STEP_S",
     "UNVOICED_MAX_HZ",
     "VOICED_MIN_HZ",
+    "F0_MAX_HZ",
     "Control",
     "control_curve",
     "per_token_curve",
@@ -37,6 +38,10 @@ F0_STEP_S = 0.0125
 UNVOICED_MAX_HZ = 20.0
 #: Model F0 at or above this is voiced; edits apply in full.
 VOICED_MIN_HZ = 40.0
+#: Edited F0 never goes above this: beyond the voice's speaking range the decoder's harmonic
+#: source is meaningless, and runaway edits (a strong emotion's range widened again by an
+#: intensity above 1) reached 10^8 Hz and made the audio NaN.
+F0_MAX_HZ = 1000.0
 
 #: A control: one number for the whole utterance, or a curve over its time (any length >= 1,
 #: stretched linearly over the contour).
@@ -78,8 +83,9 @@ def shape_f0(f0_hz: np.ndarray, *, scale: Control = 1.0, range_scale: float = 1.
     """Voiced F0 multiplied by ``scale``, and its log distance from the voiced median multiplied
     by ``range_scale`` (0 = monotone, 1 = as predicted, 2 = twice the excursions).
 
-    ``f0_hz`` has shape (steps,); the result has the same shape and dtype float32. A scale of
-    1.25 is +3.86 semitones. With both controls neutral the input is returned unchanged.
+    ``f0_hz`` has shape (steps,); the result has the same shape and dtype float32, at most
+    :data:`F0_MAX_HZ`. A scale of 1.25 is +3.86 semitones. With both controls neutral the input
+    is returned unchanged.
     """
     if _is_neutral(scale) and range_scale == 1.0:
         return f0_hz
@@ -91,7 +97,7 @@ def shape_f0(f0_hz: np.ndarray, *, scale: Control = 1.0, range_scale: float = 1.
     voiced = weight > 0.5
     median = np.median(log_f0[voiced]) if voiced.any() else 0.0
     shift = np.log(control_curve(scale, f0.size, name="f0_scale")) + (range_scale - 1.0) * (log_f0 - median)
-    return np.exp(log_f0 + weight * shift).astype(np.float32)
+    return np.minimum(np.exp(log_f0 + weight * shift), F0_MAX_HZ).astype(np.float32)
 
 
 def shape_energy(energy: np.ndarray, *, scale: Control = 1.0) -> np.ndarray:

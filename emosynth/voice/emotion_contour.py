@@ -38,12 +38,17 @@ from .contours import F0_STEP_S, shape_f0, voicing_weight
 if TYPE_CHECKING:
     from .backbone import ProsodyPrediction
 
-__all__ = ["CONTOUR_EMOTIONS", "N_CURVE_FEATURES", "EmotionContour", "conv1d", "curve_features", "speech_steps"]
+__all__ = ["CONTOUR_EMOTIONS", "MAX_SHIFT", "N_CURVE_FEATURES", "EmotionContour", "conv1d", "curve_features", "speech_steps"]
 
 #: The emotions with a contour vector, in emosynth's order (neutral is no shift).
 CONTOUR_EMOTIONS = tuple(e for e in PRIMARY_EMOTIONS if e != "neutral")
 #: Features per step that :func:`curve_features` makes.
 N_CURVE_FEATURES = 6
+#: The largest shift of log F0 (natural log) a contour may make at a step: a guard against the
+#: network's extrapolation, not a shaping. On kumo's shipped tokens at intensity 1 the shifts reach
+#: 1.0-1.9 at single steps (fear, disgust, anger; what the controls then take back down), and at
+#: 1.5 up to 4.3 (fear); a token scaled by 2 in tebukuro's fit reached 13 (F0 10^8 Hz, NaN audio).
+MAX_SHIFT = 2.0
 #: Place-in-utterance features saturate here: a contour's start and end are what it marks.
 _EDGE_S = 2.0
 _LEAK = 0.1
@@ -118,7 +123,8 @@ class EmotionContour:
         """Shift of log F0 per step (steps,) for a contour vector; zeros for the zero vector."""
         if not np.any(vector):
             return np.zeros(np.asarray(f0_hz).size)
-        return np.asarray(vector, dtype=np.float64) @ self.basis(f0_hz, energy, speech).astype(np.float64)
+        shift = np.asarray(vector, dtype=np.float64) @ self.basis(f0_hz, energy, speech).astype(np.float64)
+        return np.clip(shift, -MAX_SHIFT, MAX_SHIFT)
 
     def shaped(self, prediction: ProsodyPrediction, vector: np.ndarray) -> ProsodyPrediction:
         """``prediction`` with its F0 reshaped for a contour vector (voiced steps only)."""
