@@ -65,10 +65,10 @@ for _side in ("Left", "Right"):
 # the brow's lower edge to the lid margin is darkened by up to this share at browDown 1.
 _BROW_SHADE = 0.6
 _LOWER_BROW = {"Left": (276, 283, 282, 295, 285), "Right": (46, 53, 52, 65, 55)}  # outer to inner end
+_BROW_DOWN = {side: ARKIT_BLENDSHAPES.index(f"browDown{side}") for side in ("Left", "Right")}
 _MOUTH_DARK = np.array([62.0, 24.0, 28.0])  # a cavity in shadow, not a black hole
 _MOUTH_TONGUE = np.array([122.0, 50.0, 54.0])
 _TEETH = np.array([226.0, 221.0, 208.0])
-_TEETH_AT_REST = 0.0  # of the upper teeth's height shown when neither smile nor upper-lip raise lifts the lip
 _SMILE = [ARKIT_BLENDSHAPES.index(f"mouthSmile{s}") for s in ("Left", "Right")]
 _UPPER_UP = [ARKIT_BLENDSHAPES.index(f"mouthUpperUp{s}") for s in ("Left", "Right")]
 _LUMA = np.array([0.299, 0.587, 0.114])  # Rec. 601 weights: the grey of a painted colour
@@ -309,16 +309,17 @@ class PortraitRenderer:
 
     @staticmethod
     def _teeth_shown(weights: np.ndarray) -> float:
-        """How much of the upper teeth shows under the upper lip: a sliver while speaking, all of
-        them in a smile or a raised upper lip (a broad band of teeth reads as a smile to fer)."""
+        """The share of the upper teeth's height that shows under the upper lip: none with the jaw
+        alone (the relaxed lip covers them), all of it in a smile or a raised upper lip (a band of
+        teeth in every open mouth reads as a smile to fer)."""
         lift = max(np.mean(weights[_SMILE]), np.mean(weights[_UPPER_UP]))
-        return _TEETH_AT_REST + (1.0 - _TEETH_AT_REST) * float(np.clip(lift, 0.0, 1.0))
+        return float(np.clip(lift, 0.0, 1.0))
 
     def _shade_brows(self, image: np.ndarray, target: np.ndarray, weights: np.ndarray) -> None:
         """The lowered brow's shadow over each upper lid, as deep as browDown is strong."""
         cv2 = _cv2()
         for side, (upper, _) in _LIDS.items():
-            strength = _BROW_SHADE * float(np.clip(weights[ARKIT_BLENDSHAPES.index(f"browDown{side}")], 0.0, 1.0))
+            strength = _BROW_SHADE * float(np.clip(weights[_BROW_DOWN[side]], 0.0, 1.0))
             if strength < 0.01:
                 continue
             area = np.vstack([target[list(_LOWER_BROW[side])], target[list(reversed(upper))]])
