@@ -182,6 +182,9 @@ def main() -> None:
     parser.add_argument("--prosody-steps", type=int,
                         help="read a prosody half fitted this many steps (fit_half with those settings) instead "
                              "of the shipped one; the decoder half stays the shipped fit's")
+    parser.add_argument("--decoder-steps", type=int,
+                        help="read a decoder half fitted this many steps (fit_half with those settings) instead "
+                             "of the shipped one")
     parser.add_argument("--contour", type=Path, default=Path("voices/emotion_contour.npz"),
                         help="the emotion contour model the +contour conditions read")
     parser.add_argument("--wav", type=Path, help="also write every rendering here (for listening)")
@@ -192,13 +195,16 @@ def main() -> None:
     started = time.time()
     fit, held = fit_material([str(d) for d in args.data], progress=False)
     shipped = EmotionFitSettings()
-    styles = Styles(fit, shipped, shipped if args.prosody_steps is None else
+    styles = Styles(fit, shipped if args.decoder_steps is None else
+                    dataclasses.replace(shipped, decoder_steps=args.decoder_steps),
+                    shipped if args.prosody_steps is None else
                     dataclasses.replace(shipped, prosody_steps=args.prosody_steps))
     clips = sorted([c for c in held if c.speaker in styles.speaker], key=lambda c: (c.speaker, c.sentence_id, c.emotion))
     judge = disjoint_judge(list(args.data))
     backbone = Backbone.load(precision="float")
     contour = EmotionContour.load(args.contour) if any("contour" in c for c in args.conditions) else None
-    steps = "" if args.prosody_steps is None else f" --prosody-steps {args.prosody_steps}"
+    steps = "".join(f" --{name}-steps {n}" for name, n in (("prosody", args.prosody_steps),
+                                                            ("decoder", args.decoder_steps)) if n is not None)
     chosen = "" if args.conditions == list(CONDITIONS) else f" --conditions {' '.join(args.conditions)}"
     result = {"command": f"python benchmarks/bench_emotion_carry.py{steps}{chosen} --out {args.out}",
               "clips": len(clips), "speakers": sorted({c.speaker for c in clips}),

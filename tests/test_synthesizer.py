@@ -160,8 +160,11 @@ def test_embedding_and_controls_together_move_f0_as_far_as_the_actors_did(emotio
     shifts = [measure_clip(synth.say(t, emotion=emotion, score=False).audio, SAMPLE_RATE_HZ).f0_median_st
               - measure_clip(synth.say(t, score=False).audio, SAMPLE_RATE_HZ).f0_median_st for t in sentences]
     target = human_tokens(shipped.parts[0][0].gender)[emotion].f0_shift_st
-    # 2 st: the contour's effect on the median varies by sentence (+0.2 to +2 st for fear on kumo).
-    assert abs(np.mean(shifts) - target) < 2.0, (shifts, target)
+    # 2.5 st: the contour's effect on the median varies by sentence (+0.2 to +2 st for fear on kumo,
+    # whose fear lands about 2 st above the actors' at full strength), and a sentence's median moves
+    # by up to 0.6 st with onnxruntime's thread count (fear, the second sentence: 5.45 st on 2 threads,
+    # 6.05 on one, 2026-12-07). Counted twice, the controls were 2-3x as far.
+    assert abs(np.mean(shifts) - target) < 2.5, (shifts, target)
 
 
 def test_the_embeddings_were_fitted_on_the_fitting_speakers_only():
