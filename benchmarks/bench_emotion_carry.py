@@ -21,6 +21,9 @@ embeddings were fitted on, the judge (trained on the other half of the speakers 
 - ``generated+contour+embedding``: as ``generated+embedding`` with the learned emotion contour
   (what `say` does with a contour, without explicit controls).
 
+With ``--layer-steps N`` every ``+embedding`` condition also carries the decoder's per-layer
+emotion offsets (emosynth.voice.learning.layer_fit) fitted N steps on top of the decoder half.
+
 Each condition is read in plain mode and against that condition's own neutral clips of the same
 speaker (leave-one-out for the neutral clips themselves), the way bench_voice reads a voice.
 Float onnxruntime graph (what the fit used); nEMO has no disgust, so six classes.
@@ -44,7 +47,8 @@ from emosynth.emotions import PRIMARY_EMOTIONS
 from emosynth.io import cache_dir, write_text_atomic
 from emosynth.voice.backbone import Backbone, ProsodyPrediction
 from emosynth.voice.emotion_contour import EmotionContour
-from emosynth.voice.learning.emotion_fit import EmotionFitSettings, merged_embeddings, read_half
+from emosynth.voice.learning.emotion_fit import EMOTIONS, EmotionFitSettings, merged_embeddings, read_half
+from emosynth.voice.learning.layer_fit import read_layers
 from emosynth.voice.learning.kokoro_torch import DECODER_STYLE, PROSODY_STYLE, alignment_matrix
 from emosynth.voice.learning.material import ClipMaterial
 from emosynth.voice.learning.shipped import fit_material
@@ -58,7 +62,8 @@ class Styles:
     """The fitted speakers' neutral styles (decoder half from the decoder fit, prosody half from the
     predictor fit) and the embeddings, as 256-d numpy vectors."""
 
-    def __init__(self, fit: list[ClipMaterial], settings: EmotionFitSettings, prosody: EmotionFitSettings) -> None:
+    def __init__(self, fit: list[ClipMaterial], settings: EmotionFitSettings, prosody: EmotionFitSettings,
+                 *, layers: bool = False) -> None:
         hashes = [m.content_sha256 for m in fit]
         folders = {"decoder": cache_dir() / "emotion-fit" / settings.key(hashes),
                    "prosody": cache_dir() / "emotion-fit" / prosody.key(hashes)}
@@ -75,6 +80,19 @@ class Styles:
         offsets = merged_embeddings([states["prosody"], states["decoder"]]).offsets
         self.embedding = {e: v.astype(np.float32) for e, v in offsets.items()}
         self.steps = {h: states[h].step for h in states}
+        self.layer_offsets: dict[str, np.ndarray] = {}
+        if layers:
+            state = read_layers(fit, folders["decoder"], settings)
+            if state is None or not state.done:
+                raise SystemExit(f"{folders['decoder']}: the per-layer fit of {settings.layer_steps} steps is not finished")
+            self.layer_offsets = {e: v.astype(np.float32) for e, v in zip(EMOTIONS, state.offsets(), strict=True)}
+            self.steps["layers"] = state.step
+
+    def offsets(self, clip: ClipMaterial, *, decoder: bool) -> np.ndarray | None:
+        """The clip's per-layer offsets of the decoder style (None: none fitted, or not asked for)."""
+        if not decoder or clip.emotion == "neutral" or not self.layer_offsets:
+            return None
+        return self.layer_offsets[clip.emotion]
 
     def style(self, clip: ClipMaterial, *, decoder: bool, prosody: bool) -> np.ndarray:
         style = self.speaker[clip.speaker].copy()
@@ -105,9 +123,11 @@ def render(clip: ClipMaterial, condition: str, styles: Styles, backbone: Backbon
             if "+affine" in condition:
                 f0 = _affine_to(f0, clip.f0_hz)
         aligned = (clip.sentence.t_en @ alignment.numpy()).astype(np.float32)
-        p = ProsodyPrediction(clip.token_ids, style, clip.frames_per_token, f0, energy, aligned)
+        p = ProsodyPrediction(clip.token_ids, style, clip.frames_per_token, f0, energy, aligned,
+                              styles.offsets(clip, decoder=embedded))
     else:
-        p = backbone.predict(clip.token_ids, styles.style(clip, decoder=embedded, prosody=True))
+        p = dataclasses.replace(backbone.predict(clip.token_ids, styles.style(clip, decoder=embedded, prosody=True)),
+                                style_offsets=styles.offsets(clip, decoder=embedded))
     if "+contour" in condition and clip.emotion != "neutral":
         p = contour.shaped(p, contour.vector(_one_hot(clip.emotion)))
     return backbone.decode(p).audio
@@ -185,6 +205,9 @@ def main() -> None:
     parser.add_argument("--decoder-steps", type=int,
                         help="read a decoder half fitted this many steps (fit_half with those settings) instead "
                              "of the shipped one")
+    parser.add_argument("--layer-steps", type=int,
+                        help="every +embedding condition also carries the decoder's per-layer offsets fitted "
+                             "this many steps on top of the decoder half (emosynth.voice.learning.layer_fit)")
     parser.add_argument("--contour", type=Path, default=Path("voices/emotion_contour.npz"),
                         help="the emotion contour model the +contour conditions read")
     parser.add_argument("--wav", type=Path, help="also write every rendering here (for listening)")
@@ -195,16 +218,18 @@ def main() -> None:
     started = time.time()
     fit, held = fit_material([str(d) for d in args.data], progress=False)
     shipped = EmotionFitSettings()
-    styles = Styles(fit, shipped if args.decoder_steps is None else
-                    dataclasses.replace(shipped, decoder_steps=args.decoder_steps),
+    decoder_settings = dataclasses.replace(shipped, decoder_steps=args.decoder_steps or shipped.decoder_steps,
+                                           layer_steps=args.layer_steps or shipped.layer_steps)
+    styles = Styles(fit, decoder_settings,
                     shipped if args.prosody_steps is None else
-                    dataclasses.replace(shipped, prosody_steps=args.prosody_steps))
+                    dataclasses.replace(shipped, prosody_steps=args.prosody_steps), layers=args.layer_steps is not None)
     clips = sorted([c for c in held if c.speaker in styles.speaker], key=lambda c: (c.speaker, c.sentence_id, c.emotion))
     judge = disjoint_judge(list(args.data))
     backbone = Backbone.load(precision="float")
     contour = EmotionContour.load(args.contour) if any("contour" in c for c in args.conditions) else None
     steps = "".join(f" --{name}-steps {n}" for name, n in (("prosody", args.prosody_steps),
-                                                            ("decoder", args.decoder_steps)) if n is not None)
+                                                            ("decoder", args.decoder_steps),
+                                                            ("layer", args.layer_steps)) if n is not None)
     chosen = "" if args.conditions == list(CONDITIONS) else f" --conditions {' '.join(args.conditions)}"
     result = {"command": f"python benchmarks/bench_emotion_carry.py{steps}{chosen} --out {args.out}",
               "clips": len(clips), "speakers": sorted({c.speaker for c in clips}),

@@ -148,3 +148,43 @@ def test_the_decoder_half_fits_only_the_decoder_half_and_merges(six_clips, tmp_p
         assert row["clips"] == 2 and row["prosody"]["n"] == 2 and row["decoder"]["n"] == 1
         for half in ("prosody", "decoder"):
             assert row[half]["neutral_style"] > 0 and np.isfinite(row[half]["relative_change"])
+
+
+def test_the_layer_stage_moves_only_the_drawn_emotions_per_layer_and_resumes_exactly(six_clips, tmp_path):
+    """The decoder's per-layer offsets (layer_fit): fitted on top of the finished decoder half, they
+    move only the emotions drawn, leave that half as it was, resume to the same values, and bring
+    the decoder closer to the angry clips than the shared offset alone."""
+    from emosynth.voice.learning.emotion_fit import Crop, decoder_batch_loss
+    from emosynth.voice.learning.kokoro_torch import KokoroDecoder
+    from emosynth.voice.learning.layer_fit import DECODER_LAYERS, fit_layers, read_layers
+
+    settings = EmotionFitSettings(**{**SETTINGS.__dict__, "layer_steps": 4, "learning_rate": 0.01})
+    with pytest.raises(ValueError, match="decoder half is not finished"):
+        fit_layers(six_clips, tmp_path / "whole", settings, progress=False)
+    for folder in ("whole", "parts"):
+        fit_half(six_clips, tmp_path / folder, "decoder", settings, progress=False)
+    before = read_half(six_clips, tmp_path / "whole", "decoder").embeddings()
+    whole = fit_layers(six_clips, tmp_path / "whole", settings, progress=False)
+    assert whole.done and len(whole.history) == 4 and all(np.isfinite(whole.history))
+    np.testing.assert_array_equal(whole.decoder.embeddings(), before)
+    part = fit_layers(six_clips, tmp_path / "parts", settings, progress=False, stop_after_steps=2)
+    assert read_layers(six_clips, tmp_path / "parts", settings).step == 2
+    resumed = fit_layers(six_clips, tmp_path / "parts", settings, progress=False)
+    assert part.step == 2 and resumed.history == whole.history
+    np.testing.assert_array_equal(resumed.offsets(), whole.offsets())
+
+    offsets = whole.offsets()
+    assert offsets.shape == (len(EMOTIONS), DECODER_LAYERS, 128)
+    for emotion in EMOTIONS:
+        assert (np.abs(offsets[EMOTIONS.index(emotion)]).max() > 0) == (emotion in ("anger", "sadness")), emotion
+    # layers move apart: the fit is not one shared offset in disguise
+    assert np.abs(offsets[EMOTIONS.index("anger")] - offsets[EMOTIONS.index("anger")].mean(axis=0)).max() > 1e-4
+
+    angry = [c for c in six_clips if c.emotion == "anger"]
+    crops = [Crop(c, 8, 8 + 16, 4, 4) for c in angry]
+    decoder, spectral = KokoroDecoder.from_float_graph(), MultiResolutionLogMel()
+    with torch.no_grad():
+        shared = decoder_batch_loss(decoder, whole.decoder.styles, crops, whole.decoder.levels, spectral)
+        layered = decoder_batch_loss(decoder, whole.decoder.styles, crops, whole.decoder.levels, spectral,
+                                     layer_offsets=whole.clip_offsets)
+    assert float(layered) < float(shared), (float(layered), float(shared))

@@ -117,6 +117,25 @@ def test_decoder_matches_the_graph_within_its_own_noise(twin, case):
     assert snr_db > SNR_MIN_DB
 
 
+def test_per_layer_style_offsets_match_the_graph(twin, case):
+    """The decoder's per-layer offsets (graph.STYLE_OFFSETS) mean the same in the twin and in
+    onnxruntime: random rows move the audio far, and the two stay within the decoder's noise."""
+    _, decoder = twin
+    assert [layer.path for layer in decoder.adain_layers] == list(graph.DECODER_ADAIN_PATHS)
+    ids, style, frames, _, f0, energy, aligned = case
+    offsets = (np.random.default_rng(0).standard_normal((len(graph.DECODER_ADAIN_PATHS), 128)) * 0.1).astype(np.float32)
+    backbone = Backbone.load(threads=2, precision="float")
+    plain = backbone.decoder_audio(aligned, f0[0], energy[0], style)
+    reference = backbone.decoder_audio(aligned, f0[0], energy[0], style, offsets)
+    assert log_mel_distance(plain, reference, sample_rate_hz=SAMPLE_RATE_HZ) > 5 * LOG_MEL_TOL
+    with torch.no_grad():
+        audio = decoder(torch.from_numpy(aligned), torch.from_numpy(f0), torch.from_numpy(energy),
+                        torch.from_numpy(style[None]), torch.from_numpy(offsets[None]))[0].numpy()
+    assert log_mel_distance(audio, reference, sample_rate_hz=SAMPLE_RATE_HZ) < LOG_MEL_TOL
+    snr_db = 10 * np.log10(np.sum(reference ** 2) / np.sum((audio - reference) ** 2))
+    assert snr_db > SNR_MIN_DB
+
+
 def test_the_source_stft_is_onnxruntimes_bit_for_bit():
     window = (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(20) / 20)).astype(np.float32)
     n = 400
@@ -211,6 +230,8 @@ def test_bad_shapes_raise(twin):
         decoder(aligned, curve, curve, torch.zeros(1, 128))
     with pytest.raises(ProsodyControlError, match="2 steps per frame"):
         decoder(aligned, torch.zeros(1, 7), curve, torch.zeros(1, 256))
+    with pytest.raises(VoiceError, match="layer offsets"):
+        decoder(aligned, curve, curve, torch.zeros(1, 256), torch.zeros(1, 57, 128))
     with pytest.raises(ProsodyControlError, match="frames_per_token"):
         prosody(torch.zeros(1, 3, 512), torch.zeros(1, 256), [1, 2])
     with pytest.raises(ProsodyControlError, match="non-negative"):

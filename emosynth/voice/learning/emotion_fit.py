@@ -36,6 +36,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -87,9 +88,13 @@ class EmotionFitSettings:
     context_frames: int = 6  # frames of input on either side of a crop, outside the loss
     learning_rate: float = 0.01
     checkpoint_every: int = 10
+    layer_steps: int = 200  # per-layer decoder offsets (.layer_fit), an experiment the shipped fit does not run
 
     def key(self, clip_hashes: Sequence[str]) -> str:
-        body = json.dumps(asdict(self), sort_keys=True) + "\n" + "\n".join(sorted(clip_hashes))
+        """The halves' checkpoint folder. ``layer_steps`` is left out: it does not move the halves
+        (the layer stage names its own checkpoint by it)."""
+        fields = {k: v for k, v in asdict(self).items() if k != "layer_steps"}
+        body = json.dumps(fields, sort_keys=True) + "\n" + "\n".join(sorted(clip_hashes))
         return hashlib.sha256(body.encode()).hexdigest()[:16]
 
 
@@ -171,8 +176,10 @@ class Crop:
 
 def decoder_batch_loss(decoder: KokoroDecoder, styles: EmotionStyles, crops: Sequence[Crop],
                        levels: dict[str, float], spectral: MultiResolutionLogMel, *,
-                       with_emotion: bool = True) -> torch.Tensor:
-    """The decoder's spectral loss over equally long crops, as one batch."""
+                       with_emotion: bool = True,
+                       layer_offsets: Callable[[ClipMaterial], torch.Tensor] | None = None) -> torch.Tensor:
+    """The decoder's spectral loss over equally long crops, as one batch. ``layer_offsets`` gives
+    a clip's (layers, 128) per-layer offsets of the decoder style (:mod:`.layer_fit`)."""
     aligned, f0, energy, target, style = [], [], [], [], []
     for crop in crops:
         c = crop.clip
@@ -185,7 +192,8 @@ def decoder_batch_loss(decoder: KokoroDecoder, styles: EmotionStyles, crops: Seq
         samples = c.audio_pcm16[crop.start * _SAMPLES_PER_FRAME:crop.stop * _SAMPLES_PER_FRAME]
         target.append(torch.from_numpy(samples.astype(np.float32) * (gain / 32767.0)))
         style.append(styles.style(c, with_emotion=with_emotion))
-    audio = decoder(torch.stack(aligned), torch.stack(f0), torch.stack(energy), torch.cat(style))
+    per_layer = torch.stack([layer_offsets(crop.clip) for crop in crops]) if layer_offsets is not None else None
+    audio = decoder(torch.stack(aligned), torch.stack(f0), torch.stack(energy), torch.cat(style), per_layer)
     first = crops[0].before * _SAMPLES_PER_FRAME
     inner = audio[:, first:first + target[0].numel()]
     return spectral(inner, torch.stack(target))
@@ -309,19 +317,25 @@ def fit_half(material: Sequence[ClipMaterial], folder: Path, half: str, settings
             else:
                 crops = [_crop(material[i], settings, rng) for i in picks]
                 loss = decoder_batch_loss(decoder, state.styles, crops, state.levels, spectral)
-            loss.backward()
-            optimiser.step()
-            state.step += 1
+            _take_step(state, loss, optimiser, bar)
             budget -= 1
-            state.history.append(float(loss.detach()))
-            bar.update(1)
-            bar.set_postfix(loss=f"{np.mean(state.history[-20:]):.4f}")
             if state.step % settings.checkpoint_every == 0 or state.done or budget == 0:
                 _save(path, state, optimiser)
                 # a line per checkpoint for logs, where the bar is not seen
                 log.info("fit %s: step %d of %d, loss %.4f (mean of the last 20)", half, state.step, total,
                          np.mean(state.history[-20:]))
     return state
+
+
+def _take_step(state: FitState | Any, loss: torch.Tensor, optimiser: torch.optim.Optimizer, bar: Any) -> None:
+    """Backpropagate ``loss``, step the optimiser, and count the step on ``state`` (anything with
+    ``step`` and ``history``) and on the progress bar."""
+    loss.backward()
+    optimiser.step()
+    state.step += 1
+    state.history.append(float(loss.detach()))
+    bar.update(1)
+    bar.set_postfix(loss=f"{np.mean(state.history[-20:]):.4f}")
 
 
 def _learning_rate(base: float, step: int, total: int) -> float:

@@ -41,6 +41,7 @@ from ..errors import ProsodyControlError, VoiceError
 from ..float_graph import float_model_file
 from .generator import DecoderBody, Generator
 from .layers import (
+    AdaIN1d,
     AdainResBlock,
     AdaLayerNorm,
     BiLSTM,
@@ -222,6 +223,10 @@ class KokoroDecoder(nn.Module):
         self.body = DecoderBody(weights)
         self.generator = Generator(weights)
         self.requires_grad_(False)
+        #: The AdaIN layers, in a fixed order (module order): row ``i`` of ``layer_offsets`` is layer i's.
+        self.adain_layers = [m for m in self.modules() if isinstance(m, AdaIN1d)]
+        for i, layer in enumerate(self.adain_layers):
+            layer.layer = i
 
     @classmethod
     def from_float_graph(cls, path: Path | None = None) -> KokoroDecoder:
@@ -229,13 +234,20 @@ class KokoroDecoder(nn.Module):
         return cls(GraphWeights.load(path)).eval()
 
     def forward(self, aligned: torch.Tensor, f0_hz: torch.Tensor, energy: torch.Tensor,
-                style: torch.Tensor) -> torch.Tensor:
+                style: torch.Tensor, layer_offsets: torch.Tensor | None = None) -> torch.Tensor:
+        """``layer_offsets`` (batch, layers, 128), if given, is added to the decoder half of the
+        style at each AdaIN layer (row i at :attr:`adain_layers` [i])."""
         _check_style(style)
         frames = aligned.shape[-1]
         if f0_hz.shape[-1] != 2 * frames or energy.shape[-1] != 2 * frames:
             raise ProsodyControlError(f"F0 and energy need 2 steps per frame ({2 * frames}), got "
                              f"{f0_hz.shape[-1]} and {energy.shape[-1]}")
         s = style[:, DECODER_STYLE]
+        if layer_offsets is not None:
+            if layer_offsets.shape[1:] != (len(self.adain_layers), s.shape[-1]):
+                raise VoiceError(f"layer offsets must be (batch, {len(self.adain_layers)}, {s.shape[-1]}), "
+                                 f"got {tuple(layer_offsets.shape)}")
+            s = s[:, None, :] + layer_offsets
         return self.generator(self.body(aligned, f0_hz, energy, s), s, f0_hz)
 
 

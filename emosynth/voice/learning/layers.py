@@ -74,13 +74,20 @@ def instance_norm(x: torch.Tensor) -> torch.Tensor:
 
 
 class AdaIN1d(nn.Module):
-    """Instance norm whose scale ``1 + gamma`` and shift ``beta`` are a linear map of the style."""
+    """Instance norm whose scale ``1 + gamma`` and shift ``beta`` are a linear map of the style.
+
+    ``style`` is (batch, dims), or (batch, layers, dims) with a row per AdaIN layer of the model
+    (the decoder numbers its layers, :attr:`layer`), so each layer may read its own style."""
 
     def __init__(self, weights: GraphWeights, path: str) -> None:
         super().__init__()
+        self.path = path  # the graph's node path: the ONNX decoder's per-layer input is matched by it
+        self.layer = 0
         self.fc = linear_from_graph(weights, f"{path}/fc")
 
     def forward(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        if style.ndim == 3:
+            style = style[:, self.layer]
         gamma, beta = self.fc(style)[..., None].chunk(2, dim=1)
         return (1 + gamma) * instance_norm(x) + beta
 
