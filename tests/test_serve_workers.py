@@ -117,6 +117,18 @@ def test_settings_read_the_key_from_the_environment(monkeypatch):
     assert ServeSettings(workers=3).queue_limit == 6 and ServeSettings(workers=3, queue_size=0).queue_limit == 0
 
 
+def test_every_worker_may_use_every_core_through_one_shared_backbone(monkeypatch):
+    """A lone request gets all cores (docs/serve.md, "Threads"); the workers share one backbone,
+    which Backbone.load keeps per thread count, so concurrent syntheses share its pool."""
+    import emosynth.serve.settings as settings_module
+    from emosynth.voice.backbone import Backbone
+
+    monkeypatch.setattr(settings_module, "usable_cpus", lambda: 4)
+    assert [ServeSettings(workers=n).threads_per_worker for n in (1, 2, 4, 8)] == [4, 4, 4, 4]
+    assert ServeSettings(workers=2, threads=1).threads_per_worker == 1
+    assert Backbone.load(threads=2) is Backbone.load(threads=2)
+
+
 def test_the_cli_refuses_an_unknown_default_voice_before_loading_anything(capsys):
     from emosynth.cli import main
 

@@ -213,6 +213,9 @@ class Backbone:
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
+        # Idle pool threads sleep instead of spinning: the server's workers share one pool, and
+        # spinning threads would take the cores from the other running synthesis (2% slower alone).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         providers = ["CPUExecutionProvider"]
         return cls(ort.InferenceSession(parts.predictor, options, providers=providers),
                    ort.InferenceSession(parts.decoder, options, providers=providers), precision)
