@@ -220,12 +220,12 @@ def _offset_layer_styles(graph: onnx.GraphProto) -> None:
                 new_nodes.append(lib.helper.make_node(
                     "DynamicQuantizeLinear", [styled], [f"{styled}/q", f"{styled}/scale", f"{styled}/zero_point"],
                     name=f"{styled}/quantize"))
+        renamed = {"": styled, "_dynamic_quantized": f"{styled}/q", "_scale": f"{styled}/scale",
+                   "_zero_point": f"{styled}/zero_point"}
         for k, name in enumerate(node.input):
-            suffix = name[len(_DECODER_STYLE_SLICE):]
             if not name.startswith(_DECODER_STYLE_SLICE):
                 continue
-            renamed = {"": styled, "_dynamic_quantized": f"{styled}/q", "_scale": f"{styled}/scale",
-                       "_zero_point": f"{styled}/zero_point"}
+            suffix = name[len(_DECODER_STYLE_SLICE):]
             if suffix not in renamed:
                 raise ModelError(f"the Kokoro decoder reads its style through an unexpected tensor {name}")
             node.input[k] = renamed[suffix]

@@ -61,6 +61,7 @@ __all__ = [
     "clip_level_offsets",
     "decoder_batch_loss",
     "fit_half",
+    "loss_summary",
     "merged_embeddings",
     "prosody_clip_loss",
     "read_half",
@@ -227,8 +228,13 @@ class FitState:
 
     def summary(self) -> dict:
         return {"steps": self.step, "of": self.total, "normal_weight": round(float(self.styles.normal_weight.detach()), 4),
-                "loss_first_20": round(float(np.mean(self.history[:20])), 4) if self.history else None,
-                "loss_last_20": round(float(np.mean(self.history[-20:])), 4) if self.history else None}
+                **loss_summary(self.history)}
+
+
+def loss_summary(history: Sequence[float]) -> dict:
+    """Mean loss of a fit's first and last 20 steps (None before the first step)."""
+    return {"loss_first_20": round(float(np.mean(history[:20])), 4) if history else None,
+            "loss_last_20": round(float(np.mean(history[-20:])), 4) if history else None}
 
 
 def merged_embeddings(states: Sequence[FitState], info: dict | None = None) -> EmotionEmbeddings:
@@ -327,9 +333,9 @@ def fit_half(material: Sequence[ClipMaterial], folder: Path, half: str, settings
     return state
 
 
-def _take_step(state: FitState | Any, loss: torch.Tensor, optimiser: torch.optim.Optimizer, bar: Any) -> None:
-    """Backpropagate ``loss``, step the optimiser, and count the step on ``state`` (anything with
-    ``step`` and ``history``) and on the progress bar."""
+def _take_step(state: Any, loss: torch.Tensor, optimiser: torch.optim.Optimizer, bar: Any) -> None:
+    """Backpropagate ``loss``, step the optimiser, and count the step on ``state`` (a FitState or
+    a layer_fit.LayerFitState: anything with ``step`` and ``history``) and on the progress bar."""
     loss.backward()
     optimiser.step()
     state.step += 1

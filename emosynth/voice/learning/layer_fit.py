@@ -33,6 +33,7 @@ import torch
 from torch import nn
 
 from ...io import atomic_path
+from ..graph import DECODER_ADAIN_PATHS
 from .emotion_fit import (
     EMOTIONS,
     EmotionFitSettings,
@@ -43,6 +44,7 @@ from .emotion_fit import (
     _sampler,
     _take_step,
     decoder_batch_loss,
+    loss_summary,
     read_half,
 )
 from .kokoro_torch import KokoroDecoder
@@ -53,8 +55,8 @@ __all__ = ["DECODER_LAYERS", "LayerFitState", "LayerOffsets", "fit_layers", "rea
 
 log = logging.getLogger(__name__)
 
-#: AdaIN layers of Kokoro's decoder (KokoroDecoder.adain_layers): rows of an emotion's offsets.
-DECODER_LAYERS = 58
+#: AdaIN layers of Kokoro's decoder (graph.DECODER_ADAIN_PATHS): rows of an emotion's offsets.
+DECODER_LAYERS = len(DECODER_ADAIN_PATHS)
 _DECODER_DIMS = 128
 
 
@@ -93,9 +95,7 @@ class LayerFitState:
         return self.layers.offsets.detach().numpy().copy()
 
     def summary(self) -> dict:
-        return {"steps": self.step, "of": self.total,
-                "loss_first_20": round(float(np.mean(self.history[:20])), 4) if self.history else None,
-                "loss_last_20": round(float(np.mean(self.history[-20:])), 4) if self.history else None}
+        return {"steps": self.step, "of": self.total, **loss_summary(self.history)}
 
 
 def _path(folder: Path, settings: EmotionFitSettings) -> Path:
