@@ -23,6 +23,11 @@ embeddings were fitted on, the judge (trained on the other half of the speakers 
 
 With ``--layer-steps N`` every ``+embedding`` condition also carries the decoder's per-layer
 emotion offsets (emosynth.voice.learning.layer_fit) fitted N steps on top of the decoder half.
+With ``--listener-steps N --listener-weight W`` every ``+embedding`` condition reads the decoder
+embeddings the listener stage (emosynth.voice.learning.listener_fit) refitted instead. With
+``--second-judge base`` each condition is also read by a judge on Whisper base's features alone
+(trained on the judge-side speakers too): the listener stage's listener reads Whisper tiny.en,
+so this judge shares no encoder with it.
 
 Each condition is read in plain mode and against that condition's own neutral clips of the same
 speaker (leave-one-out for the neutral clips themselves), the way bench_voice reads a voice.
@@ -49,6 +54,7 @@ from emosynth.voice.backbone import Backbone, ProsodyPrediction
 from emosynth.voice.emotion_contour import EmotionContour
 from emosynth.voice.learning.emotion_fit import EMOTIONS, EmotionFitSettings, merged_embeddings, read_half
 from emosynth.voice.learning.layer_fit import read_layers
+from emosynth.voice.learning.listener_fit import read_listener_stage
 from emosynth.voice.learning.kokoro_torch import DECODER_STYLE, PROSODY_STYLE, alignment_matrix
 from emosynth.voice.learning.material import ClipMaterial
 from emosynth.voice.learning.shipped import fit_material
@@ -63,7 +69,7 @@ class Styles:
     predictor fit) and the embeddings, as 256-d numpy vectors."""
 
     def __init__(self, fit: list[ClipMaterial], settings: EmotionFitSettings, prosody: EmotionFitSettings,
-                 *, layers: bool = False) -> None:
+                 *, layers: bool = False, listener: bool = False) -> None:
         hashes = [m.content_sha256 for m in fit]
         folders = {"decoder": cache_dir() / "emotion-fit" / settings.key(hashes),
                    "prosody": cache_dir() / "emotion-fit" / prosody.key(hashes)}
@@ -87,6 +93,16 @@ class Styles:
                 raise SystemExit(f"{folders['decoder']}: the per-layer fit of {settings.layer_steps} steps is not finished")
             self.layer_offsets = {e: v.astype(np.float32) for e, v in zip(EMOTIONS, state.offsets(), strict=True)}
             self.steps["layers"] = state.step
+        if listener:
+            stage = read_listener_stage(fit, folders["decoder"], settings)
+            if stage is None or not stage.done:
+                raise SystemExit(f"{folders['decoder']}: the listener stage of {settings.listener_steps} steps "
+                                 f"(weight {settings.listener_weight:g}) is not finished")
+            refitted = stage.decoder.styles.embedding.detach().numpy()
+            for i, e in enumerate(EMOTIONS):
+                self.embedding[e][DECODER_STYLE] = refitted[i, DECODER_STYLE]
+            self.steps["listener"] = stage.step
+            self.steps["listener_weight"] = settings.listener_weight
 
     def offsets(self, clip: ClipMaterial, *, decoder: bool) -> np.ndarray | None:
         """The clip's per-layer offsets of the decoder style (None: none fitted, or not asked for)."""
@@ -208,6 +224,13 @@ def main() -> None:
     parser.add_argument("--layer-steps", type=int,
                         help="every +embedding condition also carries the decoder's per-layer offsets fitted "
                              "this many steps on top of the decoder half (emosynth.voice.learning.layer_fit)")
+    parser.add_argument("--listener-steps", type=int,
+                        help="every +embedding condition reads the decoder embeddings of the listener stage "
+                             "fitted this many steps (emosynth.voice.learning.listener_fit)")
+    parser.add_argument("--listener-weight", type=float, default=EmotionFitSettings().listener_weight,
+                        help="the listener stage's perceptual weight (with --listener-steps)")
+    parser.add_argument("--second-judge", choices=["base"],
+                        help="also read every condition with a judge on this feature set alone (judge-side speakers)")
     parser.add_argument("--contour", type=Path, default=Path("voices/emotion_contour.npz"),
                         help="the emotion contour model the +contour conditions read")
     parser.add_argument("--wav", type=Path, help="also write every rendering here (for listening)")
@@ -219,17 +242,26 @@ def main() -> None:
     fit, held = fit_material([str(d) for d in args.data], progress=False)
     shipped = EmotionFitSettings()
     decoder_settings = dataclasses.replace(shipped, decoder_steps=args.decoder_steps or shipped.decoder_steps,
-                                           layer_steps=args.layer_steps or shipped.layer_steps)
+                                           layer_steps=args.layer_steps or shipped.layer_steps,
+                                           listener_steps=args.listener_steps or shipped.listener_steps,
+                                           listener_weight=args.listener_weight)
     styles = Styles(fit, decoder_settings,
                     shipped if args.prosody_steps is None else
-                    dataclasses.replace(shipped, prosody_steps=args.prosody_steps), layers=args.layer_steps is not None)
+                    dataclasses.replace(shipped, prosody_steps=args.prosody_steps), layers=args.layer_steps is not None,
+                    listener=args.listener_steps is not None)
     clips = sorted([c for c in held if c.speaker in styles.speaker], key=lambda c: (c.speaker, c.sentence_id, c.emotion))
     judge = disjoint_judge(list(args.data))
+    second = disjoint_judge(list(args.data), args.second_judge) if args.second_judge else None
     backbone = Backbone.load(precision="float")
     contour = EmotionContour.load(args.contour) if any("contour" in c for c in args.conditions) else None
     steps = "".join(f" --{name}-steps {n}" for name, n in (("prosody", args.prosody_steps),
                                                             ("decoder", args.decoder_steps),
-                                                            ("layer", args.layer_steps)) if n is not None)
+                                                            ("layer", args.layer_steps),
+                                                            ("listener", args.listener_steps)) if n is not None)
+    if args.listener_steps is not None:
+        steps += f" --listener-weight {args.listener_weight:g}"
+    if args.second_judge:
+        steps += f" --second-judge {args.second_judge}"
     chosen = "" if args.conditions == list(CONDITIONS) else f" --conditions {' '.join(args.conditions)}"
     result = {"command": f"python benchmarks/bench_emotion_carry.py{steps}{chosen} --out {args.out}",
               "clips": len(clips), "speakers": sorted({c.speaker for c in clips}),
@@ -247,6 +279,8 @@ def main() -> None:
                 sf.write(args.wav / f"{condition}_{c.speaker}_{c.sentence_id}_{c.emotion}.wav", audio, 24_000)
             features[i] = judge.features(_audio(audio))
         result["conditions"][condition] = {**read(judge, features, clips), "seconds": round(time.time() - t0, 1)}
+        if second is not None:
+            result["conditions"][condition]["second_judge"] = read(second, _second_features(features, second), clips)
         print(condition, {m: result["conditions"][condition][m]["ua"] for m in ("plain", "reference")}, flush=True)
     result["seconds"] = round(time.time() - started, 1)
     if args.out.exists():  # conditions read by an earlier run and not re-read now are kept
@@ -258,6 +292,15 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     write_text_atomic(args.out, json.dumps(result, indent=1) + "\n")
     print(f"written {args.out}")
+
+
+def _second_features(features: dict, second) -> dict:
+    """The second judge's features sliced from the judge's (tiny.en then base, concatenated):
+    Whisper base's pooled states are not computed twice."""
+    n = second.weights.pooled_sd.shape[0]
+    if n != len(next(iter(features.values()))) and second.weights.feature_set != "base":
+        raise SystemExit(f"the second judge's feature set {second.weights.feature_set} is not the judge's last encoder")
+    return {i: f[-n:] for i, f in features.items()}
 
 
 def _audio(samples: np.ndarray):

@@ -34,6 +34,7 @@ from emosynth.evaluation import evaluate, read_manifest
 from emosynth.io import cache_dir, write_text_atomic
 from emosynth.recognizer import Recognizer, RecognizerWeights
 from emosynth.recognizer.corpus import read_corpora
+from emosynth.recognizer.features import DEFAULT_FEATURE_SET
 from emosynth.recognizer.train import fit_on_speakers
 from emosynth.synthesizer import Synthesizer
 from emosynth.voice.backbone import Backbone
@@ -98,15 +99,18 @@ def _voice(name: str, tokens: Path | None) -> Voice:
     return voice if tokens is None else dataclasses.replace(voice, tokens=EmotionTokenBank.load(tokens))
 
 
-def judge(data: list[Path]) -> Recognizer:
-    """The disjoint judge: trained on the judge side of the split only (cached once trained)."""
+def judge(data: list[Path], feature_set: str = DEFAULT_FEATURE_SET) -> Recognizer:
+    """The disjoint judge: trained on the judge side of the split only (cached once trained). On
+    another feature set than the shipped one it is a second judge (e.g. ``base`` alone, to confirm
+    what a listener on ``tiny.en`` taught)."""
     from emosynth.voice.learning.split import FIT_SPEAKERS, JUDGE_SPEAKERS
 
-    path = cache_dir() / "voice-judge" / "ser_judge_speakers.npz"
+    suffix = "" if feature_set == DEFAULT_FEATURE_SET else f"_{feature_set}"
+    path = cache_dir() / "voice-judge" / f"ser_judge_speakers{suffix}.npz"
     if path.exists():
         weights = RecognizerWeights.load(path)
     else:
-        weights = fit_on_speakers(read_corpora(data), JUDGE_SPEAKERS, progress=True,
+        weights = fit_on_speakers(read_corpora(data), JUDGE_SPEAKERS, progress=True, feature_set=feature_set,
                                   note="bench_voice.py's disjoint judge: never trained on a speaker the "
                                        "emotion embeddings were fitted on")
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -323,19 +323,19 @@ def fit_weights(corpus: CorpusFeatures, *, feature_set: str, seed: int = 0, info
 
 
 def fit_on_speakers(clips: Sequence[LabelledClip], speakers: Collection[str], *, seed: int = 0, note: str = "",
-                    progress: bool = False) -> RecognizerWeights:
-    """The shipped recipe (feature set, perturbed copies, C by grouped CV) fitted on the clips of
-    ``speakers`` only, recording them as ``training_speakers``: a recognizer that has never heard
-    the other speakers, to judge what was learned from them."""
+                    progress: bool = False, feature_set: str = DEFAULT_FEATURE_SET) -> RecognizerWeights:
+    """The shipped recipe (perturbed copies, C by grouped CV; the shipped feature set unless told)
+    fitted on the clips of ``speakers`` only, recording them as ``training_speakers``: a
+    recognizer that has never heard the other speakers, to judge what was learned from them."""
     kept = [c for c in clips if c.speaker in speakers]
     if not kept:
         raise CorpusError(f"none of the clips is by the speakers {sorted(speakers)[:6]}...")
-    corpus = extract_corpus_features(kept, feature_set=DEFAULT_FEATURE_SET, copies=DEFAULT_COPIES, seed=seed,
+    corpus = extract_corpus_features(kept, feature_set=feature_set, copies=DEFAULT_COPIES, seed=seed,
                                      progress=progress)
     trained = sorted(set(corpus.speakers.tolist()))
     info = {"note": note, "n_clips": int(corpus.is_clean.sum()), "n_speakers": len(trained),
             "training_speakers": trained}
-    return fit_weights(corpus, feature_set=DEFAULT_FEATURE_SET, seed=seed, info=info)
+    return fit_weights(corpus, feature_set=feature_set, seed=seed, info=info)
 
 
 def train_recognizer(

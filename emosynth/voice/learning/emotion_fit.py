@@ -59,6 +59,7 @@ __all__ = [
     "EmotionStyles",
     "FitState",
     "clip_level_offsets",
+    "decode_crops",
     "decoder_batch_loss",
     "fit_half",
     "loss_summary",
@@ -75,6 +76,7 @@ EMOTIONS = tuple(e for e in PRIMARY_EMOTIONS if e != "neutral")
 HALVES = ("prosody", "decoder")
 _SAMPLES_PER_FRAME = 600
 _LEVEL_SENTENCES = 12
+_STAGE_SETTINGS = ("layer_steps", "listener_steps", "listener_weight")
 
 
 @dataclass(frozen=True)
@@ -90,11 +92,13 @@ class EmotionFitSettings:
     learning_rate: float = 0.01
     checkpoint_every: int = 10
     layer_steps: int = 200  # per-layer decoder offsets (.layer_fit), an experiment the shipped fit does not run
+    listener_steps: int = 150  # the listener stage (.listener_fit) on top of the decoder half
+    listener_weight: float = 1.0  # its perceptual term's weight beside the spectral loss
 
     def key(self, clip_hashes: Sequence[str]) -> str:
-        """The halves' checkpoint folder. ``layer_steps`` is left out: it does not move the halves
-        (the layer stage names its own checkpoint by it)."""
-        fields = {k: v for k, v in asdict(self).items() if k != "layer_steps"}
+        """The halves' checkpoint folder. The later stages' settings are left out: they do not move
+        the halves (each stage names its own checkpoint by them)."""
+        fields = {k: v for k, v in asdict(self).items() if k not in _STAGE_SETTINGS}
         body = json.dumps(fields, sort_keys=True) + "\n" + "\n".join(sorted(clip_hashes))
         return hashlib.sha256(body.encode()).hexdigest()[:16]
 
@@ -181,6 +185,15 @@ def decoder_batch_loss(decoder: KokoroDecoder, styles: EmotionStyles, crops: Seq
                        layer_offsets: Callable[[ClipMaterial], torch.Tensor] | None = None) -> torch.Tensor:
     """The decoder's spectral loss over equally long crops, as one batch. ``layer_offsets`` gives
     a clip's (layers, 128) per-layer offsets of the decoder style (:mod:`.layer_fit`)."""
+    return spectral(*decode_crops(decoder, styles, crops, levels, with_emotion=with_emotion,
+                                  layer_offsets=layer_offsets))
+
+
+def decode_crops(decoder: KokoroDecoder, styles: EmotionStyles, crops: Sequence[Crop], levels: dict[str, float],
+                 *, with_emotion: bool = True,
+                 layer_offsets: Callable[[ClipMaterial], torch.Tensor] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """(decoded, recorded), each (crops, samples) at 24 kHz: Kokoro's rendering of equally long
+    crops from their recordings' F0 and energy, and the recordings brought to Kokoro's level."""
     aligned, f0, energy, target, style = [], [], [], [], []
     for crop in crops:
         c = crop.clip
@@ -196,8 +209,7 @@ def decoder_batch_loss(decoder: KokoroDecoder, styles: EmotionStyles, crops: Seq
     per_layer = torch.stack([layer_offsets(crop.clip) for crop in crops]) if layer_offsets is not None else None
     audio = decoder(torch.stack(aligned), torch.stack(f0), torch.stack(energy), torch.cat(style), per_layer)
     first = crops[0].before * _SAMPLES_PER_FRAME
-    inner = audio[:, first:first + target[0].numel()]
-    return spectral(inner, torch.stack(target))
+    return audio[:, first:first + target[0].numel()], torch.stack(target)
 
 
 def _crop(clip: ClipMaterial, settings: EmotionFitSettings, rng: np.random.Generator) -> Crop:
