@@ -25,9 +25,10 @@ With ``--layer-steps N`` every ``+embedding`` condition also carries the decoder
 emotion offsets (emosynth.voice.learning.layer_fit) fitted N steps on top of the decoder half.
 With ``--listener-steps N --listener-weight W`` every ``+embedding`` condition reads the decoder
 embeddings the listener stage (emosynth.voice.learning.listener_fit) refitted instead. With
-``--second-judge base`` each condition is also read by a judge on Whisper base's features alone
-(trained on the judge-side speakers too): the listener stage's listener reads Whisper tiny.en,
-so this judge shares no encoder with it.
+``--other-judges base functionals`` each condition is also read by a judge on Whisper base's
+features alone and by one on acoustic functionals (benchmarks/functionals_judge.py), both trained
+on the judge-side speakers too: the listener stage's listener reads Whisper tiny.en, so neither
+shares an encoder with it, and the second shares no neural network with anything.
 
 Each condition is read in plain mode and against that condition's own neutral clips of the same
 speaker (leave-one-out for the neutral clips themselves), the way bench_voice reads a voice.
@@ -229,14 +230,16 @@ def main() -> None:
                              "fitted this many steps (emosynth.voice.learning.listener_fit)")
     parser.add_argument("--listener-weight", type=float, default=EmotionFitSettings().listener_weight,
                         help="the listener stage's perceptual weight (with --listener-steps)")
-    parser.add_argument("--second-judge", choices=["base"],
-                        help="also read every condition with a judge on this feature set alone (judge-side speakers)")
+    parser.add_argument("--other-judges", nargs="+", choices=["base", "functionals"], default=[],
+                        help="also read every condition with these judges (judge-side speakers): Whisper base's "
+                             "features alone, acoustic functionals")
     parser.add_argument("--contour", type=Path, default=Path("voices/emotion_contour.npz"),
                         help="the emotion contour model the +contour conditions read")
     parser.add_argument("--wav", type=Path, help="also write every rendering here (for listening)")
     args = parser.parse_args()
 
     from bench_voice import judge as disjoint_judge  # the same judge bench_voice reports with
+    from functionals_judge import functionals_judge
 
     started = time.time()
     fit, held = fit_material([str(d) for d in args.data], progress=False)
@@ -251,7 +254,10 @@ def main() -> None:
                     listener=args.listener_steps is not None)
     clips = sorted([c for c in held if c.speaker in styles.speaker], key=lambda c: (c.speaker, c.sentence_id, c.emotion))
     judge = disjoint_judge(list(args.data))
-    second = disjoint_judge(list(args.data), args.second_judge) if args.second_judge else None
+    others = {name: functionals_judge(list(args.data)) if name == "functionals" else disjoint_judge(list(args.data), name)
+              for name in args.other_judges}
+    if "base" in others and not judge.weights.feature_set.endswith("+base"):
+        raise SystemExit(f"the judge reads {judge.weights.feature_set}: Whisper base's states cannot be taken from it")
     backbone = Backbone.load(precision="float")
     contour = EmotionContour.load(args.contour) if any("contour" in c for c in args.conditions) else None
     steps = "".join(f" --{name}-steps {n}" for name, n in (("prosody", args.prosody_steps),
@@ -260,8 +266,8 @@ def main() -> None:
                                                             ("listener", args.listener_steps)) if n is not None)
     if args.listener_steps is not None:
         steps += f" --listener-weight {args.listener_weight:g}"
-    if args.second_judge:
-        steps += f" --second-judge {args.second_judge}"
+    if args.other_judges:
+        steps += f" --other-judges {' '.join(args.other_judges)}"
     chosen = "" if args.conditions == list(CONDITIONS) else f" --conditions {' '.join(args.conditions)}"
     result = {"command": f"python benchmarks/bench_emotion_carry.py{steps}{chosen} --out {args.out}",
               "clips": len(clips), "speakers": sorted({c.speaker for c in clips}),
@@ -269,7 +275,7 @@ def main() -> None:
               "judge": "bench_voice's disjoint judge (judge-side speakers only)", "conditions": {}}
     for condition in args.conditions:
         t0 = time.time()
-        features = {}
+        features, other_features = {}, {name: {} for name in others}
         for i, c in enumerate(clips):
             audio = render(c, condition, styles, backbone, contour)
             if args.wav:
@@ -278,9 +284,14 @@ def main() -> None:
                 args.wav.mkdir(parents=True, exist_ok=True)
                 sf.write(args.wav / f"{condition}_{c.speaker}_{c.sentence_id}_{c.emotion}.wav", audio, 24_000)
             features[i] = judge.features(_audio(audio))
+            for name, other in others.items():
+                # base's pooled states are the last part of the judge's (tiny.en+base): not computed twice
+                other_features[name][i] = (features[i][-other.weights.pooled_sd.shape[0]:] if name == "base"
+                                           else other.features(_audio(audio)))
         result["conditions"][condition] = {**read(judge, features, clips), "seconds": round(time.time() - t0, 1)}
-        if second is not None:
-            result["conditions"][condition]["second_judge"] = read(second, _second_features(features, second), clips)
+        if others:
+            result["conditions"][condition]["other_judges"] = {name: read(other, other_features[name], clips)
+                                                               for name, other in others.items()}
         print(condition, {m: result["conditions"][condition][m]["ua"] for m in ("plain", "reference")}, flush=True)
     result["seconds"] = round(time.time() - started, 1)
     if args.out.exists():  # conditions read by an earlier run and not re-read now are kept
@@ -292,15 +303,6 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     write_text_atomic(args.out, json.dumps(result, indent=1) + "\n")
     print(f"written {args.out}")
-
-
-def _second_features(features: dict, second) -> dict:
-    """The second judge's features sliced from the judge's (tiny.en then base, concatenated):
-    Whisper base's pooled states are not computed twice."""
-    n = second.weights.pooled_sd.shape[0]
-    if n != len(next(iter(features.values()))) and second.weights.feature_set != "base":
-        raise SystemExit(f"the second judge's feature set {second.weights.feature_set} is not the judge's last encoder")
-    return {i: f[-n:] for i, f in features.items()}
 
 
 def _audio(samples: np.ndarray):

@@ -175,8 +175,8 @@ def profiles(level: str, as_json: bool) -> None:
               help="RAVDESS and nEMO folders (repeat), e.g. ../shared/data/ravdess and ../shared/data/nemo.")
 @click.option("--voice", "-v", "names", multiple=True, help="Voice to make tokens for (repeat); default: every voice.")
 @click.option("--half", "halves", multiple=True, type=click.Choice(["prosody", "decoder"]),
-              help="Fit only this half of the embeddings now (run one per process to use two cores); "
-                   "the voices are made once both are done.")
+              help="Fit only this half of the embeddings now (run one per process to use two cores; "
+                   "the decoder half includes its listener stage); the voices are made once both are done.")
 @click.option("--references-only", is_flag=True,
               help="Only rebuild each voice's neutral reference with the current recognizer (after "
                    "retraining it); tokens and embeddings stay. About a minute a voice.")
@@ -185,8 +185,9 @@ def fit_emotions(data_dirs: tuple[Path, ...], names: tuple[str, ...], halves: tu
     """Fit the emotion embeddings on human speech, then every voice's tokens and neutral reference.
 
     1. Embeddings (voices/emotions.json): one style offset per emotion, fitted by gradient
-       through Kokoro on the fitting half of RAVDESS and nEMO's speakers (docs/voice.md). Hours
-       on 2 cores; checkpointed in the cache, so running the command again resumes.
+       through Kokoro on the fitting half of RAVDESS and nEMO's speakers, the decoder half
+       then refitted with what a listener trained on those speakers hears (docs/voice.md).
+       Hours on 2 cores; checkpointed in the cache, so running the command again resumes.
     2. The emotion contour (voices/emotion_contour.npz): each emotion's F0 contour on top of
        the embedding's prosody half, fitted on the same clips (minutes).
     3. Tokens (voices/tokens, voices/references): the embeddings and contour on each voice's own

@@ -2,8 +2,9 @@
 
 ``emosynth fit-emotions`` runs :func:`fit_shipped_embeddings`: the RAVDESS and nEMO clips of
 the fitting side of the split (:mod:`.split`), less the held-out sentences, are aligned to
-Kokoro (:mod:`.material`, cached), the embeddings are fitted (:mod:`.emotion_fit`,
-checkpointed under the cache, resumed when run again), read on the held-out sentences
+Kokoro (:mod:`.material`, cached), the embeddings are fitted (:mod:`.emotion_fit`, then the
+decoder half's listener stage, :mod:`.listener_fit`; checkpointed under the cache, resumed when
+run again), read on the held-out sentences
 (:mod:`.fit_report`) and written to ``voices/emotions.json``.
 """
 
@@ -33,6 +34,7 @@ from .emotion_fit import (
     read_half,
 )
 from .fit_report import held_out_report
+from .listener_fit import fit_listener_stage, read_listener_stage
 from .material import ClipMaterial, build_material
 from .split import FIT_SPEAKERS, HELD_OUT_SENTENCES, JUDGE_SPEAKERS
 
@@ -57,22 +59,31 @@ def fit_shipped_embeddings(data_dirs: Sequence[str | os.PathLike[str]], out: Pat
                            progress: bool = True, workers: int = 1,
                            stop_after_steps: int | None = None) -> list[FitState | None]:
     """Fit (or resume fitting) ``halves`` (both by default; one each in two processes runs them
-    side by side) and, once both halves are done, write the embeddings to ``out``. Returns both
-    halves as they stand (None for one that never started)."""
+    side by side) and, once both are done, write the embeddings to ``out``. The decoder half is
+    followed by its listener stage (:mod:`.listener_fit`), whose embeddings are the ones written.
+    Returns both halves as they stand: the prosody half (None if it never started) and the
+    decoder half with the listener stage's embeddings (None until that stage is done)."""
     settings = settings or EmotionFitSettings()
     fit, held = fit_material(data_dirs, progress=progress, workers=workers)
     folder = cache_dir() / "emotion-fit" / settings.key([m.content_sha256 for m in fit])
     log.info("fitting on %d clips of %d speakers; checkpoints in %s", len(fit), len({m.speaker for m in fit}), folder)
     for half in halves:
-        fit_half(fit, folder, half, settings, progress=progress, stop_after_steps=stop_after_steps)
+        state = fit_half(fit, folder, half, settings, progress=progress, stop_after_steps=stop_after_steps)
+        if half == "decoder" and state.done:
+            fit_listener_stage(fit, folder, settings, progress=progress, stop_after_steps=stop_after_steps)
     # both halves as their checkpoints hold them (the other may be fitted by another process)
-    states = [read_half(fit, folder, half) for half in HALVES]
-    if all(s is not None and s.done for s in states) and not _written(out, folder.name):
+    stage = read_listener_stage(fit, folder, settings)
+    states = [read_half(fit, folder, "prosody"), stage.decoder if stage is not None and stage.done else None]
+    key = f"{folder.name}+listener-{settings.listener_steps}-{settings.listener_weight:g}"
+    if all(s is not None and s.done for s in states) and not _written(out, key):
         info = {
-            "fit_key": folder.name,
+            "fit_key": key,
             "method": "one style offset per emotion, shared by every speaker and sentence, fitted by gradient "
                       "through a differentiable Kokoro (predictor: durations, F0, energy; decoder: multi-resolution "
-                      "log-mel up to 8 kHz) from each speaker's fitted neutral style (emosynth.voice.learning)",
+                      "log-mel up to 8 kHz, then with a listener's cross-entropy beside it: Whisper tiny.en states "
+                      "read by a linear classifier trained on the fitting speakers' recordings) from each "
+                      "speaker's fitted neutral style (emosynth.voice.learning)",
+            "listener_stage": stage.summary(),
             "settings": asdict(settings),
             "fit_clips": len(fit),
             "fit_speakers": sorted(FIT_SPEAKERS),
