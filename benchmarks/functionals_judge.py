@@ -79,7 +79,7 @@ def functionals_judge(data: list[Path]) -> Recognizer:
     from emosynth.voice.learning.split import JUDGE_SPEAKERS
 
     clips = sorted((c for c in read_corpora(data) if c.speaker in JUDGE_SPEAKERS), key=lambda c: str(c.path))
-    key = hashlib.sha256("\n".join(str(c.path) for c in clips).encode()).hexdigest()[:12]
+    key = hashlib.sha256("\n".join(str(c.path.resolve()) for c in clips).encode()).hexdigest()[:12]
     path = cache_dir() / "voice-judge" / f"functionals-{key}.npz"
     extractor = Functionals()
     if path.exists():
