@@ -77,13 +77,16 @@ def _features(states: WhisperStates, audio: Sequence[np.ndarray]) -> np.ndarray:
 
 
 def _pooled_sd(x: np.ndarray, speakers: np.ndarray) -> np.ndarray:
+    """The spread of every row about its own speaker's mean, over all rows (the references' prior)."""
     centred = np.concatenate([x[speakers == s] - x[speakers == s].mean(axis=0) for s in np.unique(speakers)])
     return centred.std(axis=0) + 1e-8
 
 
-def _normalised(x: np.ndarray, speakers: np.ndarray, emotions: np.ndarray, pooled_sd: np.ndarray):
+def _normalised(x: np.ndarray, speakers: np.ndarray, emotions: np.ndarray, pooled_sd: np.ndarray) -> np.ndarray:
+    """Each row relative to its speaker's neutral crops: a speaker's (or a voice's) own timbre and
+    channel are not an emotion, and the judges read voices against their neutral the same way."""
     refs = {s: SpeakerStatistics.of(x[(speakers == s) & (emotions == "neutral")], pooled_sd) for s in np.unique(speakers)}
-    return np.stack([(row - refs[s].mean) / refs[s].sd for row, s in zip(x, speakers)]), refs
+    return np.stack([(row - refs[s].mean) / refs[s].sd for row, s in zip(x, speakers)])
 
 
 def _fit(z: np.ndarray, y: np.ndarray, corpora: np.ndarray, c: float) -> LinearListener:
@@ -106,7 +109,7 @@ def train_listener(material: Sequence[ClipMaterial], decoder_state: FitState, se
     corpora = np.array([c.corpus for c, _ in crops])
     y = np.array([PRIMARY_EMOTIONS.index(e) for e in emotions])
     pooled_sd = _pooled_sd(x, speakers)
-    z, _ = _normalised(x, speakers, emotions, pooled_sd)
+    z = _normalised(x, speakers, emotions, pooled_sd)
     names = sorted(set(speakers))
     folds = [names[i::4] for i in range(min(4, len(names)))]
     scores = {}
