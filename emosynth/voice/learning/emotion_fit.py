@@ -59,6 +59,7 @@ __all__ = [
     "EmotionStyles",
     "FitState",
     "clip_level_offsets",
+    "finished_decoder_half",
     "decode_crops",
     "decoder_batch_loss",
     "fit_half",
@@ -281,6 +282,15 @@ def read_half(material: Sequence[ClipMaterial], folder: Path, half: str) -> FitS
     speakers = sorted({c.speaker for c in material})
     loaded = _load(folder / f"{half}.pt", half, speakers)
     return loaded[0] if loaded is not None else None
+
+
+def finished_decoder_half(material: Sequence[ClipMaterial], folder: Path) -> FitState:
+    """The decoder half in ``folder``, which the later stages (.layer_fit, .listener_fit) build on;
+    ValueError while it is not finished."""
+    state = read_half(material, folder, "decoder")
+    if state is None or not state.done:
+        raise ValueError(f"{folder}: the decoder half is not finished; fit it first (fit_half(..., 'decoder'))")
+    return state
 
 
 def fit_half(material: Sequence[ClipMaterial], folder: Path, half: str, settings: EmotionFitSettings | None = None,

@@ -44,6 +44,7 @@ from .emotion_fit import (
     _sampler,
     _take_step,
     decoder_batch_loss,
+    finished_decoder_half,
     loss_summary,
     read_half,
 )
@@ -116,9 +117,7 @@ def fit_layers(material: Sequence[ClipMaterial], folder: Path, settings: Emotion
 
     settings = settings or EmotionFitSettings()
     material = sorted(material, key=lambda c: c.content_sha256)
-    decoder_state = read_half(material, folder, "decoder")
-    if decoder_state is None or not decoder_state.done:
-        raise ValueError(f"{folder}: the decoder half is not finished; fit it first (fit_half(..., 'decoder'))")
+    decoder_state = finished_decoder_half(material, folder)
     path = _path(folder, settings)
     loaded = _load(path, decoder_state)
     optimiser_state = None

@@ -39,6 +39,7 @@ from .emotion_fit import (
     _sampler,
     _take_step,
     decode_crops,
+    finished_decoder_half,
     loss_summary,
     read_half,
 )
@@ -189,12 +190,7 @@ def fit_listener_stage(material: Sequence[ClipMaterial], folder: Path, settings:
 
     settings = settings or EmotionFitSettings()
     material = sorted(material, key=lambda c: c.content_sha256)
-    decoder_state = read_half(material, folder, "decoder")
-    if decoder_state is None or not decoder_state.done:
-        raise ValueError(f"{folder}: the decoder half is not finished; fit it first (fit_half(..., 'decoder'))")
-    states = WhisperStates()
-    decoder, spectral = KokoroDecoder.from_float_graph(), MultiResolutionLogMel()
-    listener, references = _listener_and_references(material, folder, decoder_state, settings, decoder, states)
+    decoder_state = finished_decoder_half(material, folder)
     path = _path(folder, settings)
     loaded = _load(path, decoder_state)
     optimiser_state = None
@@ -205,10 +201,16 @@ def fit_listener_stage(material: Sequence[ClipMaterial], folder: Path, settings:
     budget = stop_after_steps if stop_after_steps is not None else math.inf
     if state.done or budget <= 0:
         return state
+    # models loaded only when there are steps to take (fit-emotions calls this on every run)
+    states = WhisperStates()
+    decoder, spectral = KokoroDecoder.from_float_graph(), MultiResolutionLogMel()
+    # the references are neutral clips: the embeddings the stage moves do not enter them
+    listener, references = _listener_and_references(material, folder, decoder_state, settings, decoder, states)
     styles = state.decoder.styles
     styles.requires_grad_(False)
     styles.embedding.requires_grad_(True)  # the decoder reads dims 0-127 only: the prosody half gets no gradient
-    optimiser = torch.optim.Adam([styles.embedding], lr=settings.learning_rate / 2)
+    rate = settings.learning_rate / 2  # half the halves': the stage starts from a fitted embedding
+    optimiser = torch.optim.Adam([styles.embedding], lr=rate)
     if optimiser_state is not None:
         optimiser.load_state_dict(optimiser_state)
     need = settings.crop_frames + 2 * settings.context_frames
@@ -218,7 +220,7 @@ def fit_listener_stage(material: Sequence[ClipMaterial], folder: Path, settings:
         while not state.done and budget > 0:
             rng = np.random.default_rng([settings.seed, 5, state.step])
             for group in optimiser.param_groups:
-                group["lr"] = _learning_rate(settings.learning_rate / 2, state.step, state.total)
+                group["lr"] = _learning_rate(rate, state.step, state.total)
             optimiser.zero_grad()
             crops = [_crop(material[i], settings, rng) for i in _draw(pool, settings.clips_per_step, rng)]
             decoded, recorded = decode_crops(decoder, styles, crops, state.decoder.levels)
