@@ -180,8 +180,12 @@ def profiles(level: str, as_json: bool) -> None:
 @click.option("--references-only", is_flag=True,
               help="Only rebuild each voice's neutral reference with the current recognizer (after "
                    "retraining it); tokens and embeddings stay. About a minute a voice.")
+@click.option("--tokens-only", is_flag=True,
+              help="Only fit each voice's tokens and reference on the shipped embeddings and emotion "
+                   "contour (voices/emotions.json, voices/emotion_contour.npz), without refitting them: "
+                   "no --data needed. About an hour a voice on one core.")
 def fit_emotions(data_dirs: tuple[Path, ...], names: tuple[str, ...], halves: tuple[str, ...],
-                 references_only: bool) -> None:
+                 references_only: bool, tokens_only: bool) -> None:
     """Fit the emotion embeddings on human speech, then every voice's tokens and neutral reference.
 
     1. Embeddings (voices/emotions.json): one style offset per emotion, fitted by gradient
@@ -196,13 +200,15 @@ def fit_emotions(data_dirs: tuple[Path, ...], names: tuple[str, ...], halves: tu
        word-error-rate, speaker-similarity and quality constraints (extras asr, speaker, quality).
 
     With --references-only, only each voice's neutral reference is rebuilt (after retraining the
-    recognizer, whose features the references hold).
+    recognizer, whose features the references hold); with --tokens-only, only step 3 runs, on the
+    shipped embeddings and contour.
     """
     from tqdm import tqdm
 
     from .errors import MissingExtraError
     from .recognizer import Recognizer
     from .voice.fitting import ALPHA_GRID, FIT_SENTENCES, fit_voice, neutral_reference, save_fit
+    from .voice.emotion_contour import EmotionContour
     from .voice.prosody import EmotionEmbeddings
     from .voice.references import write_reference
     from .voice.voices import assets_dir, load_voice, reference_path, voice_catalog
@@ -211,6 +217,8 @@ def fit_emotions(data_dirs: tuple[Path, ...], names: tuple[str, ...], halves: tu
     for name in names:
         if name not in catalog:
             raise click.BadParameter(f"unknown voice {name!r}; voices: {', '.join(catalog)}", param_hint="--voice")
+    if references_only and tokens_only:
+        raise click.UsageError("--references-only and --tokens-only exclude each other")
     if references_only:
         recognizer = Recognizer.load()
         for name in names or tuple(catalog):
@@ -220,35 +228,39 @@ def fit_emotions(data_dirs: tuple[Path, ...], names: tuple[str, ...], halves: tu
             write_reference(reference_path(name), reference)
             click.echo(f"{name}: {reference_path(name)}")
         return
-    if not data_dirs:
-        raise click.UsageError("--data is required (the RAVDESS and nEMO folders) unless --references-only")
-    try:
-        from .voice.learning.emotion_fit import HALVES
-        from .voice.learning.shipped import fit_shipped_contour, fit_shipped_embeddings
-    except MissingExtraError as exc:
-        raise click.ClickException(str(exc)) from None
-    if not _show_progress():
-        # no bar where nobody watches: a line per checkpoint and per voice in the log instead
-        logging.basicConfig(format="%(asctime)s %(message)s")
-        logging.getLogger("emosynth").setLevel(logging.INFO)  # ours only: not the ASR's line per clip
-    out = assets_dir() / "emotions.json"
-    states = fit_shipped_embeddings(list(data_dirs), out, halves=halves or HALVES, progress=_show_progress())
-    waiting = [half for half, s in zip(HALVES, states) if s is None or not s.done]
-    if waiting:
-        click.echo(f"embeddings: waiting for the {' and '.join(waiting)} half; run again when it is done")
-        return
-    click.echo(f"embeddings: {out}")
-    contour_out = assets_dir() / "emotion_contour.npz"
-    contour = fit_shipped_contour(list(data_dirs), contour_out, progress=_show_progress())
-    click.echo(f"emotion contour: {contour_out}")
-    embeddings, recognizer = EmotionEmbeddings.load(out), Recognizer.load()
+    out, contour_out = assets_dir() / "emotions.json", assets_dir() / "emotion_contour.npz"
+    if not tokens_only:
+        if not data_dirs:
+            raise click.UsageError("--data is required (the RAVDESS and nEMO folders) unless --references-only "
+                                   "or --tokens-only")
+        try:
+            from .voice.learning.emotion_fit import HALVES
+            from .voice.learning.shipped import fit_shipped_contour, fit_shipped_embeddings
+        except MissingExtraError as exc:
+            raise click.ClickException(str(exc)) from None
+        if not _show_progress():
+            # no bar where nobody watches: a line per checkpoint and per voice in the log instead
+            logging.basicConfig(format="%(asctime)s %(message)s")
+            logging.getLogger("emosynth").setLevel(logging.INFO)  # ours only: not the ASR's line per clip
+        states = fit_shipped_embeddings(list(data_dirs), out, halves=halves or HALVES, progress=_show_progress())
+        waiting = [half for half, s in zip(HALVES, states) if s is None or not s.done]
+        if waiting:
+            click.echo(f"embeddings: waiting for the {' and '.join(waiting)} half; run again when it is done")
+            return
+        click.echo(f"embeddings: {out}")
+        fit_shipped_contour(list(data_dirs), contour_out, progress=_show_progress())
+        click.echo(f"emotion contour: {contour_out}")
+    embeddings, contour, recognizer = EmotionEmbeddings.load(out), EmotionContour.load(contour_out), Recognizer.load()
     for name in names or tuple(catalog):
         total = len(FIT_SENTENCES) * (1 + 6 * (1 + len(ALPHA_GRID)))  # neutral, embedding alone, each alpha
         if not _show_progress():
             click.echo(f"fitting {name}: {total} renditions", err=True)
         with tqdm(total=total, desc=f"fitting {name}", unit="clip", disable=not _show_progress()) as bar:
-            result = fit_voice(catalog[name], recognizer=recognizer, embeddings=embeddings, contour=contour,
-                               progress=bar.update)
+            try:
+                result = fit_voice(catalog[name], recognizer=recognizer, embeddings=embeddings, contour=contour,
+                                   sentences=FIT_SENTENCES, progress=bar.update)
+            except MissingExtraError as exc:
+                raise click.ClickException(str(exc)) from None
         save_fit(result, name)
         click.echo(f"{name}: alpha {result.tokens.info['alpha']}")
         sys.stdout.flush()

@@ -67,6 +67,8 @@ def test_fit_emotions_refuses_bad_input_before_any_work(tmp_path):
     assert out.returncode == 2 and "unknown voice 'kuma'" in out.stderr and "Traceback" not in out.stderr
     out = run("fit-emotions")
     assert out.returncode == 2 and "--data is required" in out.stderr and "Traceback" not in out.stderr
+    out = run("fit-emotions", "--tokens-only", "--references-only")
+    assert out.returncode == 2 and "exclude each other" in out.stderr and "Traceback" not in out.stderr
     if importlib.util.find_spec("torch") is not None:  # the fit itself needs torch (extra: fit)
         out = run("fit-emotions", "--data", str(tmp_path))
         assert out.returncode == 1 and "no labelled speech clips" in out.stderr and "Traceback" not in out.stderr

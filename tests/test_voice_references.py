@@ -124,3 +124,38 @@ def test_fit_emotions_rebuilds_the_references_only(recognizer, cache, monkeypatc
     np.testing.assert_allclose(reference.sd, expected.sd)
     # The shipped reference is the same recognizer's view of the twelve fitting sentences.
     assert load_reference("kumo").mean.shape == expected.mean.shape
+
+
+def test_fit_emotions_fits_the_tokens_on_the_shipped_embeddings(recognizer, cache, monkeypatch):
+    """`emosynth fit-emotions --tokens-only` makes a voice's tokens from the shipped embeddings and
+    contour without refitting them (no --data): each token is alpha x (embedding, contour vector)
+    with alpha from the grid, the alpha chosen by the recorded search, and the reference is the
+    voice's neutral renditions'. One sentence and two alphas keep it short."""
+    for module, extra in (("faster_whisper", "asr"), ("resemblyzer", "speaker"), ("speechmos", "quality")):
+        pytest.importorskip(module, reason=f"the constraints need the {extra} extra")
+    from click.testing import CliRunner
+
+    from emosynth import cli
+    from emosynth.voice.emotion_contour import EmotionContour
+    from emosynth.voice.prosody import EmotionEmbeddings
+    from emosynth.voice.voices import assets_dir
+
+    monkeypatch.setattr(fitting, "FIT_SENTENCES", SENTENCES[:1])
+    monkeypatch.setattr(fitting, "ALPHA_GRID", (0.5, 1.0))
+    saved = {}
+    monkeypatch.setattr(fitting, "save_fit", lambda result, name: saved.setdefault(name, result))  # not voices/
+    result = CliRunner().invoke(cli.cli, ["fit-emotions", "--tokens-only", "--voice", "alpha"])
+    assert result.exit_code == 0, result.output
+    assert list(saved) == ["alpha"] and "alpha: alpha {" in result.output
+    fit = saved["alpha"]
+    embeddings = EmotionEmbeddings.load(assets_dir() / "emotions.json")
+    contour = EmotionContour.load(assets_dir() / "emotion_contour.npz")
+    info = fit.tokens.info
+    assert info["sentences"] == list(SENTENCES[:1])
+    for emotion, token in fit.tokens.tokens.items():
+        alpha = info["alpha"][emotion]
+        assert alpha in (0.5, 1.0) and set(info["search"][emotion]) == {"0.5", "1.0"}
+        np.testing.assert_allclose(token.style, alpha * embeddings.offsets[emotion], rtol=1e-6)
+        np.testing.assert_allclose(token.contour, alpha * contour.vectors[emotion], rtol=1e-6)
+    expected = fitting.neutral_reference(load_voice("alpha"), recognizer, SENTENCES[:1])
+    np.testing.assert_allclose(fit.reference.mean, expected.mean, rtol=1e-5, atol=1e-6)
