@@ -22,10 +22,8 @@ import numpy as np
 from emosynth.audio import load_audio, prepare_array
 from emosynth.evaluation.speaker import SpeakerEncoder, cosine_similarity
 from emosynth.io import write_text_atomic
+from emosynth.profiles import parse_ravdess_name
 
-#: RAVDESS's emotion codes (file name field 3) for the primaries it shares with us (calm left out).
-EMOTIONS = {"03": "joy", "04": "sadness", "05": "anger", "06": "fear", "07": "disgust", "08": "surprise"}
-INTENSITY = {"01": "normal", "02": "strong"}
 LIMIT = 0.80
 
 
@@ -55,23 +53,22 @@ def main() -> None:
     if not actors:
         raise SystemExit(f"{args.data}: no Actor_NN folders (RAVDESS)")
     for folder in actors:
-        files = {f.stem: f for f in folder.iterdir() if f.suffix in (".flac", ".wav")}
-        actor = folder.name[-2:]
+        # (emotion, intensity, statement, repetition) -> file; calm and other names left out
+        takes = {(n.emotion, n.intensity, n.statement, n.repetition): f for f in sorted(folder.iterdir())
+                 if (n := parse_ravdess_name(f)) is not None and n.emotion != "calm"}
 
-        def neutral(statement: str, repetition: str) -> Path | None:
-            return files.get(f"03-01-01-01-{statement}-{repetition}-{actor}")
+        def neutral(statement: int, repetition: int) -> Path | None:
+            return takes.get(("neutral", "normal", statement, repetition))
 
-        for stem, path in files.items():
-            _, _, emotion, intensity, statement, repetition, _ = stem.split("-")
+        for (emotion, intensity, statement, repetition), path in takes.items():
             reference = neutral(statement, repetition)
-            if emotion in EMOTIONS and reference is not None:
-                emotional[f"{EMOTIONS[emotion]} ({INTENSITY[intensity]})"].append(
-                    cosine_similarity(embedding(path), embedding(reference)))
-        for statement in ("01", "02"):
-            first, second = neutral(statement, "01"), neutral(statement, "02")
+            if emotion != "neutral" and reference is not None:
+                emotional[f"{emotion} ({intensity})"].append(cosine_similarity(embedding(path), embedding(reference)))
+        for statement in (1, 2):
+            first, second = neutral(statement, 1), neutral(statement, 2)
             if first and second:
                 same_state["neutral, other repetition"].append(cosine_similarity(embedding(first), embedding(second)))
-        first, second = neutral("01", "01"), neutral("02", "01")
+        first, second = neutral(1, 1), neutral(2, 1)
         if first and second:
             same_state["neutral, other statement"].append(cosine_similarity(embedding(first), embedding(second)))
     record = {
