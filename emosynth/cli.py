@@ -183,7 +183,7 @@ def profiles(level: str, as_json: bool) -> None:
 @click.option("--tokens-only", is_flag=True,
               help="Only fit each voice's tokens and reference on the shipped embeddings and emotion "
                    "contour (voices/emotions.json, voices/emotion_contour.npz), without refitting them: "
-                   "no --data needed. About an hour a voice on one core.")
+                   "no --data needed. 30-35 minutes a voice on one core.")
 def fit_emotions(data_dirs: tuple[Path, ...], names: tuple[str, ...], halves: tuple[str, ...],
                  references_only: bool, tokens_only: bool) -> None:
     """Fit the emotion embeddings on human speech, then every voice's tokens and neutral reference.
