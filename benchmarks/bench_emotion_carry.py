@@ -23,7 +23,7 @@ embeddings were fitted on, the judge (trained on the other half of the speakers 
 
 With ``--layer-steps N`` every ``+embedding`` condition also carries the decoder's per-layer
 emotion offsets (emosynth.voice.learning.layer_fit) fitted N steps on top of the decoder half.
-With ``--listener-steps N --listener-weight W`` every ``+embedding`` condition reads the decoder
+With ``--listener-steps N --listener-weight W [--speaker-weight K]`` every ``+embedding`` condition reads the decoder
 embeddings the listener stage (emosynth.voice.learning.listener_fit) refitted instead. With
 ``--other-judges base functionals`` each condition is also read by a judge on Whisper base's
 features alone and by one on acoustic functionals (benchmarks/functionals_judge.py), both trained
@@ -55,7 +55,7 @@ from emosynth.voice.backbone import Backbone, ProsodyPrediction
 from emosynth.voice.emotion_contour import EmotionContour
 from emosynth.voice.learning.emotion_fit import EMOTIONS, EmotionFitSettings, merged_embeddings, read_half
 from emosynth.voice.learning.layer_fit import read_layers
-from emosynth.voice.learning.listener_fit import read_listener_stage
+from emosynth.voice.learning.listener_fit import read_listener_stage, stage_name
 from emosynth.voice.learning.kokoro_torch import DECODER_STYLE, PROSODY_STYLE, alignment_matrix
 from emosynth.voice.learning.material import ClipMaterial
 from emosynth.voice.learning.shipped import fit_material
@@ -97,13 +97,13 @@ class Styles:
         if listener:
             stage = read_listener_stage(fit, folders["decoder"], settings)
             if stage is None or not stage.done:
-                raise SystemExit(f"{folders['decoder']}: the listener stage of {settings.listener_steps} steps "
-                                 f"(weight {settings.listener_weight:g}) is not finished")
+                raise SystemExit(f"{folders['decoder']}: the listener stage {stage_name(settings)} is not finished")
             refitted = stage.decoder.styles.embedding.detach().numpy()
             for i, e in enumerate(EMOTIONS):
                 self.embedding[e][DECODER_STYLE] = refitted[i, DECODER_STYLE]
             self.steps["listener"] = stage.step
             self.steps["listener_weight"] = settings.listener_weight
+            self.steps["speaker_weight"] = settings.speaker_weight
 
     def offsets(self, clip: ClipMaterial, *, decoder: bool) -> np.ndarray | None:
         """The clip's per-layer offsets of the decoder style (None: none fitted, or not asked for)."""
@@ -230,6 +230,8 @@ def main() -> None:
                              "fitted this many steps (emosynth.voice.learning.listener_fit)")
     parser.add_argument("--listener-weight", type=float, default=EmotionFitSettings().listener_weight,
                         help="the listener stage's perceptual weight (with --listener-steps)")
+    parser.add_argument("--speaker-weight", type=float, default=EmotionFitSettings().speaker_weight,
+                        help="the listener stage's speaker term's weight (with --listener-steps)")
     parser.add_argument("--other-judges", nargs="+", choices=["base", "functionals"], default=[],
                         help="also read every condition with these judges (judge-side speakers): Whisper base's "
                              "features alone, acoustic functionals")
@@ -247,7 +249,7 @@ def main() -> None:
     decoder_settings = dataclasses.replace(shipped, decoder_steps=args.decoder_steps or shipped.decoder_steps,
                                            layer_steps=args.layer_steps or shipped.layer_steps,
                                            listener_steps=args.listener_steps or shipped.listener_steps,
-                                           listener_weight=args.listener_weight)
+                                           listener_weight=args.listener_weight, speaker_weight=args.speaker_weight)
     styles = Styles(fit, decoder_settings,
                     shipped if args.prosody_steps is None else
                     dataclasses.replace(shipped, prosody_steps=args.prosody_steps), layers=args.layer_steps is not None,
@@ -266,6 +268,8 @@ def main() -> None:
                                                             ("listener", args.listener_steps)) if n is not None)
     if args.listener_steps is not None:
         steps += f" --listener-weight {args.listener_weight:g}"
+        if args.speaker_weight:
+            steps += f" --speaker-weight {args.speaker_weight:g}"
     if args.other_judges:
         steps += f" --other-judges {' '.join(args.other_judges)}"
     chosen = "" if args.conditions == list(CONDITIONS) else f" --conditions {' '.join(args.conditions)}"

@@ -186,8 +186,8 @@ def test_the_embeddings_were_fitted_on_the_fitting_speakers_only():
 @pytest.mark.parametrize("voice", ["kumo", "alpha", "gongitsune", "nezumi", "tebukuro"])
 def test_shipped_tokens_keep_the_words_the_speaker_and_the_sound(voice):
     """The fit recorded each alpha's WER, speaker similarity and quality; the chosen one keeps all
-    three limits (or is the smallest, where none did)."""
-    from emosynth.voice.fitting import ALPHA_GRID, Trial, keeps_constraints
+    three limits (or is the smallest tried, where none did: the grid's, then the fallbacks')."""
+    from emosynth.voice.fitting import ALPHA_GRID, FALLBACK_ALPHAS, Trial, keeps_constraints
     from emosynth.voice.voices import load_voice
 
     info = load_voice(voice).tokens.info
@@ -196,7 +196,14 @@ def test_shipped_tokens_keep_the_words_the_speaker_and_the_sound(voice):
         c = info["search"][emotion][str(alpha)]
         chosen = Trial(c["p"], c["wer"], c["speaker_similarity"], c["quality"])
         kept = keeps_constraints(chosen, limits["neutral_wer"], limits["neutral_quality"])
-        assert kept or alpha == ALPHA_GRID[0], (emotion, alpha, chosen)
+        tried = sorted(float(a) for a in info["search"][emotion])
+        assert set(tried) <= set(ALPHA_GRID + FALLBACK_ALPHAS), tried
+        assert kept or alpha == tried[0], (emotion, alpha, chosen)
+        # a fallback is only tried when nothing larger kept the limits
+        for a in set(tried) & set(FALLBACK_ALPHAS):
+            larger = [info["search"][emotion][str(b)] for b in tried if b > a]
+            assert not any(keeps_constraints(Trial(c["p"], c["wer"], c["speaker_similarity"], c["quality"]),
+                                             limits["neutral_wer"], limits["neutral_quality"]) for c in larger)
 
 
 def test_emotion_embeddings_round_trip_and_bad_files_are_clear_errors(tmp_path):
@@ -231,6 +238,9 @@ def test_alpha_is_the_recognizers_choice_within_the_constraints():
                         neutral_quality=3.3) == 0.75  # gains < 0.02 do not count
     assert choose_alpha({a: Trial(0.9, 0.5, 0.5, 1.0) for a in trials}, neutral_wer=0.05,
                         neutral_quality=3.3) == 0.5  # none keeps them
+    # a fallback alpha that keeps them is taken over grid alphas that do not
+    broken = {a: Trial(0.9, 0.05, 0.85, 2.9) for a in trials}
+    assert choose_alpha({**broken, 0.25: Trial(0.3, 0.05, 0.9, 3.2)}, neutral_wer=0.05, neutral_quality=3.3) == 0.25
 
 
 def test_intensity_zero_is_neutral_and_negation_mirrors(synth, neutral):

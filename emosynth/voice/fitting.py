@@ -23,8 +23,9 @@ Sources, in this order:
    ``asr``) at most ``MAX_WER_INCREASE`` above the voice's neutral renditions, mean speaker
    similarity to the neutral rendition of the same sentence (resemblyzer, extra ``speaker``) at
    least ``MIN_SPEAKER_SIMILARITY``, and mean predicted quality (DNSMOS OVRL, extra ``quality``)
-   at most ``MAX_QUALITY_DROP`` below the neutral renditions'. Where no factor keeps all three, the
-   smallest is taken.
+   at most ``MAX_QUALITY_DROP`` below the neutral renditions'. Where no factor of the grid keeps
+   all three, the smaller ``FALLBACK_ALPHAS`` are tried in turn and the first that keeps them is
+   taken (the smallest tried, where none does): a weaker emotion rather than a broken voice.
 
 The fitting sentences are emotionally neutral in wording and differ from RAVDESS's two sentences
 and from the benchmark's sentences (benchmarks/bench_voice.py), which the tokens never see.
@@ -50,7 +51,7 @@ from .references import write_reference
 from .voices import Voice, VoiceInfo, assets_dir, reference_path
 
 __all__ = ["FIT_SENTENCES", "ALPHA_GRID", "human_tokens", "embedding_prosody", "token_bank", "fit_voice", "FitResult",
-           "neutral_reference",
+           "FALLBACK_ALPHAS", "neutral_reference",
            "rendition_features", "choose_alpha", "Trial", "MAX_WER_INCREASE", "MIN_SPEAKER_SIMILARITY",
            "MAX_QUALITY_DROP", "keeps_constraints"]
 
@@ -69,6 +70,9 @@ FIT_SENTENCES: tuple[str, ...] = (
     "You can find the keys in the top drawer.",
 )
 ALPHA_GRID: tuple[float, ...] = (0.5, 0.75, 1.0, 1.5, 2.0)
+#: Tried, largest first, only for an emotion where no alpha of the grid keeps the constraints, so
+#: the voices whose every emotion fits the grid are fitted (and reproduce) exactly as without them.
+FALLBACK_ALPHAS: tuple[float, ...] = (0.25, 0.125)
 #: A larger alpha must raise the mean target probability by at least this much to be chosen.
 MIN_GAIN = 0.02
 #: An eligible alpha's word error rate is at most this much above the voice's neutral one ...
@@ -209,17 +213,21 @@ def fit_voice(
         return assess(renditions(_voice(info, bank), sentences, emotion=emotion, progress=progress))
 
     reference = recognizer.reference_from_features(neutral_features)
+    def trial(alpha: float, emotion: str) -> Trial:
+        features, wer, speaker, quality = render(alpha, emotion)
+        k = PRIMARY_EMOTIONS.index(emotion)
+        scores = recognizer.score_features(features, reference=reference)
+        return Trial(probability=float(np.mean([s.probability_vector()[k] for s in scores])), wer=wer,
+                     speaker_similarity=float(np.mean([cosine_similarity(a, b) for a, b in zip(speaker, neutral_speaker)])),
+                     quality=quality)
+
     search: dict[str, dict[float, Trial]] = {}
     for emotion in _EMOTIONS:
-        k = PRIMARY_EMOTIONS.index(emotion)
-        search[emotion] = {}
-        for alpha in ALPHA_GRID:
-            features, wer, speaker, quality = render(alpha, emotion)
-            scores = recognizer.score_features(features, reference=reference)
-            search[emotion][alpha] = Trial(
-                probability=float(np.mean([s.probability_vector()[k] for s in scores])), wer=wer,
-                speaker_similarity=float(np.mean([cosine_similarity(a, b) for a, b in zip(speaker, neutral_speaker)])),
-                quality=quality)
+        search[emotion] = {alpha: trial(alpha, emotion) for alpha in ALPHA_GRID}
+        for alpha in FALLBACK_ALPHAS:
+            if any(keeps_constraints(t, neutral_wer, neutral_quality) for t in search[emotion].values()):
+                break
+            search[emotion][alpha] = trial(alpha, emotion)
     alphas = {e: choose_alpha(search[e], neutral_wer, neutral_quality) for e in _EMOTIONS}
     fit_info = {
         "voice": info.name, "method": "the learned emotion embeddings (voices/emotions.json) added to the voice's "
@@ -276,11 +284,11 @@ def keeps_constraints(trial: Trial, neutral_wer: float, neutral_quality: float) 
 
 
 def choose_alpha(trials: dict[float, Trial], neutral_wer: float, neutral_quality: float) -> float:
-    """Among the alphas that keep the constraints, in increasing order, each one that raises the
-    target probability by MIN_GAIN over the best so far; the smallest alpha when none keeps them."""
-    eligible = [a for a in ALPHA_GRID if keeps_constraints(trials[a], neutral_wer, neutral_quality)]
+    """Among the alphas tried that keep the constraints, in increasing order, each one that raises
+    the target probability by MIN_GAIN over the best so far; the smallest tried when none keeps them."""
+    eligible = [a for a in sorted(trials) if keeps_constraints(trials[a], neutral_wer, neutral_quality)]
     if not eligible:
-        return ALPHA_GRID[0]
+        return min(trials)
     best = eligible[0]
     for alpha in eligible[1:]:
         if trials[alpha].probability >= trials[best].probability + MIN_GAIN:

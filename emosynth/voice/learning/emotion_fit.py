@@ -77,7 +77,7 @@ EMOTIONS = tuple(e for e in PRIMARY_EMOTIONS if e != "neutral")
 HALVES = ("prosody", "decoder")
 _SAMPLES_PER_FRAME = 600
 _LEVEL_SENTENCES = 12
-_STAGE_SETTINGS = ("layer_steps", "listener_steps", "listener_weight")
+_STAGE_SETTINGS = ("layer_steps", "listener_steps", "listener_weight", "speaker_weight")
 
 
 @dataclass(frozen=True)
@@ -95,6 +95,7 @@ class EmotionFitSettings:
     layer_steps: int = 200  # per-layer decoder offsets (.layer_fit), an experiment the shipped fit does not run
     listener_steps: int = 150  # the listener stage (.listener_fit) on top of the decoder half
     listener_weight: float = 1.0  # its perceptual term's weight beside the spectral loss
+    speaker_weight: float = 0.0  # the stage's speaker term (.listener.SpeakerProjection); 0: none
 
     def key(self, clip_hashes: Sequence[str]) -> str:
         """The halves' checkpoint folder. The later stages' settings are left out: they do not move

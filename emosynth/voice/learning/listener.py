@@ -29,7 +29,8 @@ from ...recognizer.features import _mel_filters
 from ...recognizer.model import SHRINKAGE_CLIPS
 from ...recognizer.whisper_encoder import WhisperEncoder
 
-__all__ = ["LISTENER_ENCODER", "LinearListener", "SpeakerStatistics", "WhisperStates", "resample_24k_to_16k"]
+__all__ = ["LISTENER_ENCODER", "LinearListener", "SpeakerProjection", "SpeakerStatistics", "WhisperStates",
+           "resample_24k_to_16k"]
 
 #: The encoder the listener reads (the judge's other encoder, base, is left to confirm).
 LISTENER_ENCODER = "tiny.en"
@@ -142,3 +143,60 @@ class LinearListener:
     @staticmethod
     def target(emotion: str) -> int:
         return PRIMARY_EMOTIONS.index(emotion)
+
+
+@dataclass(frozen=True)
+class SpeakerProjection:
+    """The directions of the pooled features along which speakers differ more than one speaker's
+    own clips do (linear discriminant analysis over speakers), scaled so that a speaker's own
+    recordings, every emotion included, spread by one unit along each.
+
+    Why: an emotion embedding that moves these coordinates changes who seems to speak, while the
+    directions in which one speaker's emotions differ are discounted (they are within-speaker
+    spread). The listener stage's speaker term keeps the decoded emotional crops near their
+    speaker's decoded neutral ones here; resemblyzer, which the per-voice fit and the benchmark
+    read the speaker with, never enters a loss.
+    """
+
+    centre: np.ndarray  # (F,)
+    scale: np.ndarray  # (F,)
+    matrix: np.ndarray  # (F, k)
+
+    @classmethod
+    def fit(cls, features: np.ndarray, speakers: Sequence[str], *, max_dims: int = 32,
+            shrinkage: float = 0.1) -> SpeakerProjection:
+        """From (n, F) features of recordings and their speakers (at least two). The features are
+        first reduced to their leading principal components (at most n / 4 of them): with fewer
+        recordings than dimensions, discriminants would otherwise find directions in which the
+        recordings happen not to vary at all."""
+        speakers = np.asarray(speakers)
+        names = np.unique(speakers)
+        if len(names) < 2:
+            raise ValueError(f"a speaker projection needs recordings of at least two speakers, got {len(names)}")
+        centre, scale = features.mean(axis=0), features.std(axis=0) + 1e-8
+        z = (features - centre) / scale
+        components = np.linalg.svd(z, full_matrices=False)[2][: max(len(names), min(128, len(z) // 4))].T
+        y = z @ components
+        means = np.stack([y[speakers == s].mean(axis=0) for s in names])
+        within = np.concatenate([y[speakers == s] - m for s, m in zip(names, means)])
+        sw = within.T @ within / len(y)
+        sw = (1 - shrinkage) * sw + shrinkage * np.trace(sw) / len(sw) * np.eye(len(sw))
+        counts = np.array([np.sum(speakers == s) for s in names])
+        between = (means - counts @ means / counts.sum()) * np.sqrt(counts / counts.sum())[:, None]
+        from scipy.linalg import eigh
+
+        vectors = eigh(between.T @ between, sw)[1][:, ::-1][:, : min(max_dims, len(names) - 1)]
+        matrix = components @ vectors
+        spread = np.concatenate([z[speakers == s] @ matrix - (z[speakers == s] @ matrix).mean(axis=0) for s in names])
+        return cls(centre, scale, matrix / spread.std(axis=0))  # a speaker's own recordings: one unit a direction
+
+    def coordinates(self, features: torch.Tensor | np.ndarray) -> torch.Tensor:
+        """(batch, F) -> (batch, k)."""
+        x = torch.as_tensor(features, dtype=torch.float32)
+        return ((x - torch.tensor(self.centre, dtype=torch.float32)) / torch.tensor(self.scale, dtype=torch.float32)) \
+            @ torch.tensor(self.matrix, dtype=torch.float32)
+
+    def distance(self, features: torch.Tensor, references: Sequence[np.ndarray]) -> torch.Tensor:
+        """(batch,) mean squared distance per direction from each row to its reference (F,): about 1
+        for a speaker's own recordings against their mean."""
+        return ((self.coordinates(features) - self.coordinates(np.stack(references))) ** 2).mean(dim=1)

@@ -14,6 +14,11 @@ Steps: (1) the listener is trained on crops of the fitting speakers' recordings 
 ``listener.npz`` in the fit's folder); (2) each speaker's reference is its neutral clips decoded
 with its fitted style (cached beside it); (3) the stage, checkpointed as
 ``listener-STEPS-WEIGHT.pt`` and resumed like the halves.
+
+With ``speaker_weight`` above 0 a third term keeps who speaks: the decoded emotional crops'
+distance from their speaker's decoded neutral ones along the directions in which the fitting
+speakers differ (:class:`.listener.SpeakerProjection`, fitted on the same recordings as the
+listener and cached as ``speaker.npz``); the checkpoint is then ``listener-STEPS-WEIGHT-speaker-W.pt``.
 """
 
 from __future__ import annotations
@@ -44,11 +49,11 @@ from .emotion_fit import (
     read_half,
 )
 from .kokoro_torch import KokoroDecoder
-from .listener import LinearListener, SpeakerStatistics, WhisperStates
+from .listener import LinearListener, SpeakerProjection, SpeakerStatistics, WhisperStates
 from .losses import MultiResolutionLogMel
 from .material import ClipMaterial
 
-__all__ = ["ListenerFitState", "fit_listener_stage", "read_listener_stage", "train_listener"]
+__all__ = ["ListenerFitState", "fit_listener_stage", "read_listener_stage", "stage_name", "train_listener"]
 
 log = logging.getLogger(__name__)
 
@@ -159,6 +164,7 @@ class ListenerFitState:
     step: int = 0
     history: list[float] = field(default_factory=list)
     heard: list[float] = field(default_factory=list)  # the perceptual term's cross-entropy a step
+    kept: list[float] = field(default_factory=list)  # the speaker term a step (with a speaker weight)
 
     @property
     def done(self) -> bool:
@@ -167,12 +173,22 @@ class ListenerFitState:
     def summary(self) -> dict:
         first = round(float(np.mean(self.heard[:20])), 4) if self.heard else None
         last = round(float(np.mean(self.heard[-20:])), 4) if self.heard else None
-        return {"steps": self.step, "of": self.total, **loss_summary(self.history),
-                "cross_entropy_first_20": first, "cross_entropy_last_20": last}
+        out = {"steps": self.step, "of": self.total, **loss_summary(self.history),
+               "cross_entropy_first_20": first, "cross_entropy_last_20": last}
+        if self.kept:
+            out |= {"speaker_term_first_20": round(float(np.mean(self.kept[:20])), 4),
+                    "speaker_term_last_20": round(float(np.mean(self.kept[-20:])), 4)}
+        return out
+
+
+def stage_name(settings: EmotionFitSettings) -> str:
+    """The stage's checkpoint name (and the shipped fit key's suffix): its own settings."""
+    name = f"listener-{settings.listener_steps}-{settings.listener_weight:g}"
+    return name + (f"-speaker-{settings.speaker_weight:g}" if settings.speaker_weight else "")
 
 
 def _path(folder: Path, settings: EmotionFitSettings) -> Path:
-    return folder / f"listener-{settings.listener_steps}-{settings.listener_weight:g}.pt"
+    return folder / f"{stage_name(settings)}.pt"
 
 
 def read_listener_stage(material: Sequence[ClipMaterial], folder: Path,
@@ -206,6 +222,8 @@ def fit_listener_stage(material: Sequence[ClipMaterial], folder: Path, settings:
     decoder, spectral = KokoroDecoder.from_float_graph(), MultiResolutionLogMel()
     # the references are neutral clips: the embeddings the stage moves do not enter them
     listener, references = _listener_and_references(material, folder, decoder_state, settings, decoder, states)
+    projection = (_speaker_projection(material, folder, decoder_state, settings, states)
+                  if settings.speaker_weight else None)
     styles = state.decoder.styles
     styles.requires_grad_(False)
     styles.embedding.requires_grad_(True)  # the decoder reads dims 0-127 only: the prosody half gets no gradient
@@ -224,11 +242,17 @@ def fit_listener_stage(material: Sequence[ClipMaterial], folder: Path, settings:
             optimiser.zero_grad()
             crops = [_crop(material[i], settings, rng) for i in _draw(pool, settings.clips_per_step, rng)]
             decoded, recorded = decode_crops(decoder, styles, crops, state.decoder.levels)
-            logits = listener.logits(states.pooled(decoded), [references[c.clip.speaker] for c in crops])
+            pooled = states.pooled(decoded)
+            logits = listener.logits(pooled, [references[c.clip.speaker] for c in crops])
             heard = torch.nn.functional.cross_entropy(
                 logits, torch.tensor([LinearListener.target(c.clip.emotion) for c in crops]))
             state.heard.append(float(heard.detach()))
-            _take_step(state, spectral(decoded, recorded) + settings.listener_weight * heard, optimiser, bar)
+            loss = spectral(decoded, recorded) + settings.listener_weight * heard
+            if projection is not None:
+                kept = projection.distance(pooled, [references[c.clip.speaker].mean for c in crops]).mean()
+                state.kept.append(float(kept.detach()))
+                loss = loss + settings.speaker_weight * kept
+            _take_step(state, loss, optimiser, bar)
             budget -= 1
             if state.step % settings.checkpoint_every == 0 or state.done or budget == 0:
                 _save(path, state, optimiser)
@@ -258,9 +282,24 @@ def _listener_and_references(material, folder, decoder_state, settings, decoder,
     return listener, references
 
 
+def _speaker_projection(material, folder, decoder_state, settings, states) -> SpeakerProjection:
+    """The fitting speakers' projection, from the listener's crops of their recordings (cached in
+    ``folder``: it depends on the decoder half's levels and the seed alone)."""
+    cache = folder / "speaker.npz"
+    if cache.exists():
+        with np.load(cache) as data:
+            return SpeakerProjection(data["centre"], data["scale"], data["matrix"])
+    crops = _recorded_crops(decoder_state, material, settings, np.random.default_rng([settings.seed, 3]))
+    projection = SpeakerProjection.fit(_features(states, [a for _, a in crops]), [c.speaker for c, _ in crops])
+    with atomic_path(cache) as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, centre=projection.centre, scale=projection.scale, matrix=projection.matrix)
+    return projection
+
+
 def _save(path: Path, state: ListenerFitState, optimiser: torch.optim.Optimizer) -> None:
     record = {"speakers": state.decoder.styles.speakers, "embedding": state.decoder.styles.embedding.detach().clone(),
-              "total": state.total, "step": state.step, "history": state.history, "heard": state.heard,
+              "total": state.total, "step": state.step, "history": state.history, "heard": state.heard, "kept": state.kept,
               "optimiser": optimiser.state_dict()}
     with atomic_path(path) as tmp:
         torch.save(record, tmp)
@@ -274,5 +313,6 @@ def _load(path: Path, decoder: FitState) -> tuple[ListenerFitState, dict] | None
         raise ValueError(f"{path} was fitted on other speakers; remove it to start again")
     with torch.no_grad():
         decoder.styles.embedding.copy_(record["embedding"])
-    return (ListenerFitState(decoder, record["total"], record["step"], record["history"], record["heard"]),
+    return (ListenerFitState(decoder, record["total"], record["step"], record["history"], record["heard"],
+                             record.get("kept", [])),
             record["optimiser"])

@@ -34,7 +34,7 @@ from .emotion_fit import (
     read_half,
 )
 from .fit_report import held_out_report
-from .listener_fit import fit_listener_stage, read_listener_stage
+from .listener_fit import fit_listener_stage, read_listener_stage, stage_name
 from .material import ClipMaterial, build_material
 from .split import FIT_SPEAKERS, HELD_OUT_SENTENCES, JUDGE_SPEAKERS
 
@@ -74,7 +74,7 @@ def fit_shipped_embeddings(data_dirs: Sequence[str | os.PathLike[str]], out: Pat
     # both halves as their checkpoints hold them (the other may be fitted by another process)
     stage = read_listener_stage(fit, folder, settings)
     states = [read_half(fit, folder, "prosody"), stage.decoder if stage is not None and stage.done else None]
-    key = f"{folder.name}+listener-{settings.listener_steps}-{settings.listener_weight:g}"
+    key = f"{folder.name}+{stage_name(settings)}"
     if all(s is not None and s.done for s in states) and not _written(out, key):
         info = {
             "fit_key": key,
