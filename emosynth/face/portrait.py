@@ -316,13 +316,16 @@ class PortraitRenderer:
         return float(np.clip(lift, 0.0, 1.0))
 
     def _shade_brows(self, image: np.ndarray, target: np.ndarray, weights: np.ndarray) -> None:
-        """The lowered brow's shadow over each upper lid, as deep as browDown is strong."""
+        """The lowered brow's shadow over each upper lid, as deep as browDown is strong: deepest
+        under the brow, fading to nothing at the lid margin, as a brow ridge's shadow falls (an
+        even fill reads as a painted band)."""
         cv2 = _cv2()
         for side, (upper, _) in _LIDS.items():
             strength = _BROW_SHADE * float(np.clip(weights[_BROW_DOWN[side]], 0.0, 1.0))
             if strength < 0.01:
                 continue
-            area = np.vstack([target[list(_LOWER_BROW[side])], target[list(reversed(upper))]])
+            brow, lid = target[list(_LOWER_BROW[side])], target[list(reversed(upper))]
+            area = np.vstack([brow, lid])
             blur = 2 * round(0.015 * self._face_height) + 1  # a soft edge, about 3% of the face
             x0, y0 = np.maximum(np.floor(area.min(axis=0)).astype(int) - blur, 0)
             x1, y1 = np.minimum(np.ceil(area.max(axis=0)).astype(int) + blur + 1, self.size)
@@ -330,7 +333,10 @@ class PortraitRenderer:
                 continue
             mask = np.zeros((y1 - y0, x1 - x0), np.float32)
             cv2.fillPoly(mask, [np.round((area - [x0, y0]) * 16).astype(np.int32)], 1.0, cv2.LINE_AA, 4)
-            shade = 1.0 - strength * cv2.GaussianBlur(mask, (blur, blur), 0)
+            # the share of the way from the brow's edge to the lid margin, per pixel
+            to_brow, to_lid = (_distance_to(line - [x0, y0], mask.shape) for line in (brow, lid))
+            fall = np.clip(to_lid / np.maximum(to_brow + to_lid, 1e-6), 0.0, 1.0)
+            shade = 1.0 - strength * cv2.GaussianBlur(mask * fall, (blur, blur), 0)
             region = image[y0:y1, x0:x1].astype(np.float32) * shade[..., None]
             image[y0:y1, x0:x1] = np.clip(region, 0, 255).astype(np.uint8)
 
@@ -395,3 +401,11 @@ class PortraitRenderer:
         colour = grey[..., None] + self._colourful * (colour - grey[..., None])
         region = image[y0:y1, x0:x1].astype(np.float32)
         image[y0:y1, x0:x1] = np.clip(region + alpha * (colour - region), 0, 255).astype(np.uint8)
+
+
+def _distance_to(line: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Each pixel's distance (px) to the polyline ``line`` (k, 2) in an image of ``shape``."""
+    cv2 = _cv2()
+    canvas = np.full(shape, 255, np.uint8)
+    cv2.polylines(canvas, [np.round(line).astype(np.int32)], False, 0, 1, cv2.LINE_8)
+    return cv2.distanceTransform(canvas, cv2.DIST_L2, 3)
