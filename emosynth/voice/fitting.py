@@ -72,7 +72,7 @@ FIT_SENTENCES: tuple[str, ...] = (
 ALPHA_GRID: tuple[float, ...] = (0.5, 0.75, 1.0, 1.5, 2.0)
 #: Tried, largest first, only for an emotion where no alpha of the grid keeps the constraints, so
 #: the voices whose every emotion fits the grid are fitted (and reproduce) exactly as without them.
-FALLBACK_ALPHAS: tuple[float, ...] = (0.25, 0.125)
+FALLBACK_ALPHAS: tuple[float, ...] = (0.375, 0.25, 0.125)
 #: A larger alpha must raise the mean target probability by at least this much to be chosen.
 MIN_GAIN = 0.02
 #: An eligible alpha's word error rate is at most this much above the voice's neutral one ...
