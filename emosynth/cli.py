@@ -254,11 +254,17 @@ def fit_emotions(data_dirs: tuple[Path, ...], names: tuple[str, ...], halves: tu
     for name in names or tuple(catalog):
         total = len(FIT_SENTENCES) * (1 + 6 * (1 + len(ALPHA_GRID)))  # neutral, embedding alone, each alpha
         if not _show_progress():
-            click.echo(f"fitting {name}: {total} renditions", err=True)
+            click.echo(f"fitting {name}: {total} renditions ({len(FIT_SENTENCES)} more for each fallback alpha tried)", err=True)
         with tqdm(total=total, desc=f"fitting {name}", unit="clip", disable=not _show_progress()) as bar:
+
+            def tick() -> None:
+                if bar.n >= bar.total:  # a fallback alpha's renditions, beyond the grid's
+                    bar.total += len(FIT_SENTENCES)
+                bar.update()
+
             try:
                 result = fit_voice(catalog[name], recognizer=recognizer, embeddings=embeddings, contour=contour,
-                                   sentences=FIT_SENTENCES, progress=bar.update)
+                                   sentences=FIT_SENTENCES, progress=tick)
             except MissingExtraError as exc:
                 raise click.ClickException(str(exc)) from None
         save_fit(result, name)
