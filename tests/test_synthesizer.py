@@ -101,7 +101,7 @@ def test_tokens_are_the_learned_embeddings_and_the_rest_of_the_human_controls_sc
     """Every shipped token is alpha x (the learned embedding, and controls for what the embedding
     leaves of the human profile: the profile of RAVDESS actors of the voice's gender minus the
     embedding's own measured effect on the voice) for the alpha the fit chose."""
-    from emosynth.voice.fitting import ALPHA_GRID, human_tokens
+    from emosynth.voice.fitting import ALPHA_GRID, FALLBACK_ALPHAS, human_tokens
     from emosynth.voice.prosody import EmotionEmbeddings, ProsodyControls
     from emosynth.voice.voices import assets_dir, emotion_contour, load_voice, voice_catalog
 
@@ -112,7 +112,7 @@ def test_tokens_are_the_learned_embeddings_and_the_rest_of_the_human_controls_sc
     assert "what remains of the human profile" in bank.info["method"]
     for emotion, token in bank.tokens.items():
         alpha = bank.info["alpha"][emotion]
-        assert alpha in ALPHA_GRID
+        assert alpha in ALPHA_GRID + FALLBACK_ALPHAS
         effect = ProsodyControls(**bank.info["embedding_prosody"][emotion])
         np.testing.assert_allclose(token.controls.as_tuple(), (alpha * (human[emotion] - effect)).as_tuple(), atol=2e-3)
         np.testing.assert_allclose(token.style, alpha * embeddings.offsets[emotion], atol=1e-5)
