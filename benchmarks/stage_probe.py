@@ -14,7 +14,6 @@ three emotions at two alphas on one core:
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 from pathlib import Path
 
@@ -23,38 +22,27 @@ import numpy as np
 from emosynth.audio import Audio, prepare_array
 from emosynth.emotions import PRIMARY_EMOTIONS
 from emosynth.evaluation.speaker import SpeakerEncoder, cosine_similarity
-from emosynth.io import cache_dir, write_text_atomic
+from emosynth.io import write_text_atomic
 from emosynth.recognizer import Recognizer
 from emosynth.voice.backbone import SAMPLE_RATE_HZ
 from emosynth.voice.fitting import FIT_SENTENCES, renditions
-from emosynth.voice.learning.emotion_fit import EMOTIONS, EmotionFitSettings
+from emosynth.voice.learning.emotion_fit import EMOTIONS
 from emosynth.voice.learning.kokoro_torch import DECODER_STYLE
-from emosynth.voice.learning.listener_fit import read_listener_stage, stage_name
-from emosynth.voice.learning.shipped import fit_material
 from emosynth.voice.prosody import EmotionEmbeddings, EmotionToken, EmotionTokenBank
 from emosynth.voice.voices import Voice, assets_dir, load_reference, load_tokens, voice_catalog
+from stage_tokens import finished_stage, stage_options
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    shipped_settings = EmotionFitSettings()
-    parser.add_argument("--data", type=Path, nargs="+", default=[Path("../shared/data/ravdess"), Path("../shared/data/nemo")])
-    parser.add_argument("--listener-steps", type=int, default=shipped_settings.listener_steps)
-    parser.add_argument("--listener-weight", type=float, default=shipped_settings.listener_weight)
-    parser.add_argument("--speaker-weight", type=float, default=shipped_settings.speaker_weight)
+    stage_options(parser)
     parser.add_argument("--voice", choices=sorted(voice_catalog()), default="kumo")
     parser.add_argument("--alphas", type=float, nargs="+", default=[1.0, 1.5])
     parser.add_argument("--emotions", nargs="+", choices=EMOTIONS, default=list(EMOTIONS))
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
 
-    settings = dataclasses.replace(shipped_settings, listener_steps=args.listener_steps,
-                                   listener_weight=args.listener_weight, speaker_weight=args.speaker_weight)
-    fit, _ = fit_material([str(d) for d in args.data], progress=False)
-    folder = cache_dir() / "emotion-fit" / settings.key([m.content_sha256 for m in fit])
-    stage = read_listener_stage(fit, folder, settings)
-    if stage is None or not stage.done:
-        raise SystemExit(f"{folder}: the listener stage {stage_name(settings)} is not finished")
+    key, stage = finished_stage(args)
     decoder_half = stage.decoder.embeddings()[:, DECODER_STYLE]
     embeddings = EmotionEmbeddings.load(assets_dir() / "emotions.json")
     info, shipped = voice_catalog()[args.voice], load_tokens(args.voice)
@@ -67,7 +55,7 @@ def main() -> None:
         return Voice(name=info.name, parts=((info, 1.0),), tokens=EmotionTokenBank(tokens=tokens), reference=None)
 
     neutral = speaker(renditions(voice({}), FIT_SENTENCES))
-    result = {"voice": args.voice, "stage": stage_name(settings), "listener_stage": stage.summary()}
+    result = {"voice": args.voice, "stage": key, "listener_stage": stage.summary()}
     for emotion in args.emotions:
         chosen, token = shipped.info["alpha"][emotion], shipped.tokens[emotion]
         offset = embeddings.offsets[emotion].copy()

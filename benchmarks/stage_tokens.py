@@ -27,19 +27,36 @@ from emosynth.voice.emotion_contour import EmotionContour
 from emosynth.voice.fitting import fit_voice
 from emosynth.voice.learning.emotion_fit import EMOTIONS, EmotionFitSettings
 from emosynth.voice.learning.kokoro_torch import DECODER_STYLE
-from emosynth.voice.learning.listener_fit import read_listener_stage, stage_name
+from emosynth.voice.learning.listener_fit import ListenerFitState, read_listener_stage, stage_name
 from emosynth.voice.learning.shipped import fit_material
 from emosynth.voice.prosody import EmotionEmbeddings
 from emosynth.voice.voices import assets_dir, voice_catalog
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def stage_options(parser: argparse.ArgumentParser) -> None:
+    """The options that name a listener stage (and the corpora its fit was made on)."""
     shipped = EmotionFitSettings()
     parser.add_argument("--data", type=Path, nargs="+", default=[Path("../shared/data/ravdess"), Path("../shared/data/nemo")])
     parser.add_argument("--listener-steps", type=int, default=shipped.listener_steps)
     parser.add_argument("--listener-weight", type=float, default=shipped.listener_weight)
     parser.add_argument("--speaker-weight", type=float, default=shipped.speaker_weight)
+
+
+def finished_stage(args: argparse.Namespace) -> tuple[str, ListenerFitState]:
+    """The named stage's fit key and state, read from the cache; exits if it is not finished."""
+    settings = dataclasses.replace(EmotionFitSettings(), listener_steps=args.listener_steps,
+                                   listener_weight=args.listener_weight, speaker_weight=args.speaker_weight)
+    fit, _ = fit_material([str(d) for d in args.data], progress=False)
+    folder = cache_dir() / "emotion-fit" / settings.key([m.content_sha256 for m in fit])
+    stage = read_listener_stage(fit, folder, settings)
+    if stage is None or not stage.done:
+        raise SystemExit(f"{folder}: the listener stage {stage_name(settings)} is not finished")
+    return f"{folder.name}+{stage_name(settings)}", stage
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    stage_options(parser)
     parser.add_argument("--voice", choices=sorted(voice_catalog()), required=True)
     parser.add_argument("--embeddings-out", type=Path, required=True)
     parser.add_argument("--tokens-out", type=Path, required=True)
@@ -47,20 +64,14 @@ def main() -> None:
     logging.basicConfig(format="%(asctime)s %(message)s")
     logging.getLogger("emosynth").setLevel(logging.INFO)
 
-    settings = dataclasses.replace(shipped, listener_steps=args.listener_steps, listener_weight=args.listener_weight,
-                                   speaker_weight=args.speaker_weight)
-    fit, _ = fit_material([str(d) for d in args.data], progress=False)
-    folder = cache_dir() / "emotion-fit" / settings.key([m.content_sha256 for m in fit])
-    stage = read_listener_stage(fit, folder, settings)
-    if stage is None or not stage.done:
-        raise SystemExit(f"{folder}: the listener stage {stage_name(settings)} is not finished")
+    key, stage = finished_stage(args)
     base = EmotionEmbeddings.load(assets_dir() / "emotions.json")
     refitted = stage.decoder.embeddings()
     offsets = {e: base.offsets[e].copy() for e in EMOTIONS}
     for i, e in enumerate(EMOTIONS):
         offsets[e][DECODER_STYLE] = refitted[i, DECODER_STYLE]
     embeddings = EmotionEmbeddings(offsets, {
-        "fit_key": f"{folder.name}+{stage_name(settings)}", "listener_stage": stage.summary(),
+        "fit_key": key, "listener_stage": stage.summary(),
         "method": "voices/emotions.json's prosody half; the decoder half from the listener stage named by fit_key "
                   "(benchmarks/stage_tokens.py, an experiment)"})
     embeddings.save(args.embeddings_out)
