@@ -27,10 +27,9 @@ from emosynth.recognizer import Recognizer
 from emosynth.voice.backbone import SAMPLE_RATE_HZ
 from emosynth.voice.fitting import FIT_SENTENCES, renditions
 from emosynth.voice.learning.emotion_fit import EMOTIONS
-from emosynth.voice.learning.kokoro_torch import DECODER_STYLE
-from emosynth.voice.prosody import EmotionEmbeddings, EmotionToken, EmotionTokenBank
-from emosynth.voice.voices import Voice, assets_dir, load_reference, load_tokens, voice_catalog
-from stage_tokens import finished_stage, stage_options
+from emosynth.voice.prosody import EmotionToken, EmotionTokenBank
+from emosynth.voice.voices import Voice, load_reference, load_tokens, voice_catalog
+from stage_tokens import finished_stage, stage_embeddings, stage_options
 
 
 def main() -> None:
@@ -43,8 +42,7 @@ def main() -> None:
     args = parser.parse_args()
 
     key, stage = finished_stage(args)
-    decoder_half = stage.decoder.embeddings()[:, DECODER_STYLE]
-    embeddings = EmotionEmbeddings.load(assets_dir() / "emotions.json")
+    embeddings = stage_embeddings(key, stage)
     info, shipped = voice_catalog()[args.voice], load_tokens(args.voice)
     recognizer, encoder, reference = Recognizer.load(), SpeakerEncoder(), load_reference(args.voice)
 
@@ -58,8 +56,7 @@ def main() -> None:
     result = {"voice": args.voice, "stage": key, "listener_stage": stage.summary()}
     for emotion in args.emotions:
         chosen, token = shipped.info["alpha"][emotion], shipped.tokens[emotion]
-        offset = embeddings.offsets[emotion].copy()
-        offset[DECODER_STYLE] = decoder_half[EMOTIONS.index(emotion)]
+        offset = embeddings.offsets[emotion]
         for alpha in args.alphas:
             k = alpha / chosen
             audios = renditions(voice({emotion: EmotionToken(style=alpha * offset, controls=k * token.controls,

@@ -54,6 +54,19 @@ def finished_stage(args: argparse.Namespace) -> tuple[str, ListenerFitState]:
     return f"{folder.name}+{stage_name(settings)}", stage
 
 
+def stage_embeddings(key: str, stage: ListenerFitState) -> EmotionEmbeddings:
+    """The shipped embeddings (voices/emotions.json) with the stage's decoder half."""
+    base = EmotionEmbeddings.load(assets_dir() / "emotions.json")
+    refitted = stage.decoder.embeddings()
+    offsets = {e: base.offsets[e].copy() for e in EMOTIONS}
+    for i, e in enumerate(EMOTIONS):
+        offsets[e][DECODER_STYLE] = refitted[i, DECODER_STYLE]
+    return EmotionEmbeddings(offsets, {
+        "fit_key": key, "listener_stage": stage.summary(),
+        "method": "voices/emotions.json's prosody half; the decoder half from the listener stage named by fit_key "
+                  "(benchmarks/stage_tokens.py, an experiment)"})
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     stage_options(parser)
@@ -65,15 +78,7 @@ def main() -> None:
     logging.getLogger("emosynth").setLevel(logging.INFO)
 
     key, stage = finished_stage(args)
-    base = EmotionEmbeddings.load(assets_dir() / "emotions.json")
-    refitted = stage.decoder.embeddings()
-    offsets = {e: base.offsets[e].copy() for e in EMOTIONS}
-    for i, e in enumerate(EMOTIONS):
-        offsets[e][DECODER_STYLE] = refitted[i, DECODER_STYLE]
-    embeddings = EmotionEmbeddings(offsets, {
-        "fit_key": key, "listener_stage": stage.summary(),
-        "method": "voices/emotions.json's prosody half; the decoder half from the listener stage named by fit_key "
-                  "(benchmarks/stage_tokens.py, an experiment)"})
+    embeddings = stage_embeddings(key, stage)
     embeddings.save(args.embeddings_out)
     result = fit_voice(voice_catalog()[args.voice], recognizer=Recognizer.load(), embeddings=embeddings,
                        contour=EmotionContour.load(assets_dir() / "emotion_contour.npz"))

@@ -213,6 +213,7 @@ def fit_voice(
         return assess(renditions(_voice(info, bank), sentences, emotion=emotion, progress=progress))
 
     reference = recognizer.reference_from_features(neutral_features)
+
     def trial(alpha: float, emotion: str) -> Trial:
         features, wer, speaker, quality = render(alpha, emotion)
         k = PRIMARY_EMOTIONS.index(emotion)

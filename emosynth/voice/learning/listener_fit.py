@@ -82,6 +82,14 @@ def _features(states: WhisperStates, audio: Sequence[np.ndarray]) -> np.ndarray:
                            for i in range(0, len(audio), _BATCH)]).astype(np.float64)
 
 
+def _recorded_features(material: Sequence[ClipMaterial], decoder_state: FitState, settings: EmotionFitSettings,
+                       states: WhisperStates) -> tuple[np.ndarray, list[tuple[ClipMaterial, np.ndarray]]]:
+    """The pooled features of the crops of the recordings the listener and the speaker projection
+    are fitted on (the same crops for both: one seed), and the crops."""
+    crops = _recorded_crops(decoder_state, material, settings, np.random.default_rng([settings.seed, 3]))
+    return _features(states, [a for _, a in crops]), crops
+
+
 def _pooled_sd(x: np.ndarray, speakers: np.ndarray) -> np.ndarray:
     """The spread of every row about its own speaker's mean, over all rows (the references' prior)."""
     centred = np.concatenate([x[speakers == s] - x[speakers == s].mean(axis=0) for s in np.unique(speakers)])
@@ -107,9 +115,7 @@ def train_listener(material: Sequence[ClipMaterial], decoder_state: FitState, se
                    states: WhisperStates) -> tuple[LinearListener, np.ndarray, dict]:
     """(listener, pooled within-speaker spread, report): C chosen by leave-speakers-out folds,
     the report holding each C's held-out-speaker UA."""
-    rng = np.random.default_rng([settings.seed, 3])
-    crops = _recorded_crops(decoder_state, material, settings, rng)
-    x = _features(states, [a for _, a in crops])
+    x, crops = _recorded_features(material, decoder_state, settings, states)
     speakers = np.array([c.speaker for c, _ in crops])
     emotions = np.array([c.emotion for c, _ in crops])
     corpora = np.array([c.corpus for c, _ in crops])
@@ -289,8 +295,8 @@ def _speaker_projection(material, folder, decoder_state, settings, states) -> Sp
     if cache.exists():
         with np.load(cache) as data:
             return SpeakerProjection(data["centre"], data["scale"], data["matrix"])
-    crops = _recorded_crops(decoder_state, material, settings, np.random.default_rng([settings.seed, 3]))
-    projection = SpeakerProjection.fit(_features(states, [a for _, a in crops]), [c.speaker for c, _ in crops])
+    x, crops = _recorded_features(material, decoder_state, settings, states)
+    projection = SpeakerProjection.fit(x, [c.speaker for c, _ in crops])
     with atomic_path(cache) as tmp:
         with open(tmp, "wb") as fh:
             np.savez(fh, centre=projection.centre, scale=projection.scale, matrix=projection.matrix)
